@@ -1,0 +1,176 @@
+// The _C extension: types, exception mapping, module-level ops and autograd hooks.
+#include <omp.h>
+#include <pybind11/numpy.h>
+
+#include <unordered_set>
+
+#include "common.h"
+
+namespace rt::bind {
+
+static DType dtype_of_numpy(const py::array& a) {
+  auto k = a.dtype().kind();
+  auto sz = a.dtype().itemsize();
+  if (k == 'f' && sz == 4) return DType::Float32;
+  if (k == 'f' && sz == 8) return DType::Float64;
+  if (k == 'i' && sz == 8) return DType::Int64;
+  if (k == 'b' && sz == 1) return DType::Bool;
+  fail<TypeError>("from_numpy: can't convert a NumPy array of dtype ", std::string(py::str(a.dtype())),
+                  "; supported dtypes are float32, float64, int64 and bool");
+}
+
+// Shares the array's memory (the tensor keeps the array alive), as torch.from_numpy.
+static Tensor from_numpy(const py::array& a) {
+  DType dt = dtype_of_numpy(a);
+  int64_t es = static_cast<int64_t>(itemsize(dt));
+  auto t = std::make_shared<TensorImpl>();
+  t->dtype = dt;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    int64_t st = a.strides(i);
+    if (st < 0) fail<ValueError>("from_numpy: arrays with negative strides are not supported (shape ", shape_str(Shape(a.shape(), a.shape() + a.ndim())), "); pass a.copy()");
+    if (st % es != 0) fail<ValueError>("from_numpy: array strides must be multiples of the element size");
+    t->shape.push_back(a.shape(i));
+    t->strides.push_back(st / es);
+  }
+  auto s = std::make_shared<Storage>();
+  s->data = const_cast<void*>(a.data());
+  s->nbytes = static_cast<size_t>(a.nbytes());
+  auto* keep = new py::object(a);
+  s->deleter = [keep](void*) {
+    py::gil_scoped_acquire gil;
+    delete keep;
+  };
+  t->storage = std::move(s);
+  return t;
+}
+
+// Copies any array-like NumPy array into a new tensor of `dtype` (default: inferred).
+static Tensor tensor_from_numpy_copy(const py::array& a) {
+  Tensor shared = from_numpy(a);
+  Tensor out = empty(shared->shape, shared->dtype);
+  backend(out).copy(shared, out);
+  return out;
+}
+
+// A custom autograd.Function's node: backward calls back into Python under the GIL.
+static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs, py::function backward, const std::string& name) {
+  struct PyHolder {
+    py::object fn;
+    ~PyHolder() {
+      py::gil_scoped_acquire gil;
+      fn = py::object();
+    }
+  };
+  auto holder = std::make_shared<PyHolder>();
+  holder->fn = std::move(backward);
+  static std::unordered_set<std::string> names;  // interned: nodes keep a const char*; the GIL guards the set
+  const char* cname = names.insert(name).first->c_str();
+  size_t n_in = inputs.size();
+  return record(cname, out, inputs, [holder, n_in, cname](const Tensor& g, const Node&) {
+    py::gil_scoped_acquire gil;
+    py::object res = holder->fn(g);
+    std::vector<Tensor> grads(n_in);
+    py::tuple tup = py::isinstance<py::tuple>(res) ? res.cast<py::tuple>() : py::make_tuple(res);
+    if (tup.size() != n_in) fail<RuntimeError>(cname, ".backward returned ", tup.size(), " gradients but forward had ", n_in, " tensor inputs");
+    for (size_t i = 0; i < n_in; ++i)
+      if (!tup[i].is_none()) grads[i] = tup[i].cast<Tensor>();
+    return grads;
+  });
+}
+
+void bind_functions(py::module_& m) {
+  using GilRelease = py::call_guard<py::gil_scoped_release>;
+  m.def("from_numpy", &from_numpy);
+  m.def("_from_numpy_copy", &tensor_from_numpy_copy);
+  m.def("full", [](py::object shape, double v, DType d) { return full(shape_from_object(shape, "full"), v, d); });
+  m.def("empty", [](py::object shape, DType d) { return empty(shape_from_object(shape, "empty"), d); });
+  m.def("arange", &arange);
+  m.def("linspace", &linspace);
+  m.def("eye", &eye);
+  m.def("rand", [](py::object shape, DType d) { return rand(shape_from_object(shape, "rand"), d); });
+  m.def("randn", [](py::object shape, DType d) { return randn(shape_from_object(shape, "randn"), d); });
+  m.def("randint", [](int64_t lo, int64_t hi, py::object shape, DType d) { return randint(lo, hi, shape_from_object(shape, "randint"), d); });
+  m.def("bernoulli_mask", [](py::object shape, double p, DType d) { return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d); });
+  m.def("manual_seed", &manual_seed);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) fail<ValueError>("set_num_threads: expected a positive number of threads, got ", n);
+    omp_set_num_threads(n);
+  });
+  m.def("get_num_threads", []() { return omp_get_max_threads(); });
+  m.def("is_grad_enabled", &grad_enabled);
+  m.def("set_grad_enabled", &set_grad_enabled);
+
+  m.def("matmul", &matmul, GilRelease());
+  m.def("bmm", &bmm, GilRelease());
+  m.def("cat", &cat, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
+  m.def("stack", &stack, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
+  m.def("where", [](const Tensor& c, py::object a, py::object b) {
+    Tensor like = py::isinstance<TensorImpl>(a) ? a.cast<Tensor>() : py::isinstance<TensorImpl>(b) ? b.cast<Tensor>() : Tensor{};
+    if (!like) fail<TypeError>("where: at least one of the two value arguments must be a Tensor");
+    return where(c, as_tensor_arg(a, like, "where"), as_tensor_arg(b, like, "where"));
+  });
+  m.def("maximum", &maximum);
+  m.def("minimum", &minimum);
+  m.def("leaky_relu", &leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01);
+  m.def("heaviside", [](const Tensor& x, py::object v) { return heaviside(x, as_tensor_arg(v, x, "heaviside")); });
+  m.def("_attach_custom", &attach_custom);
+
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
+      .def("name", [](const Node& n) { return std::string(n.name); })
+      .def_property_readonly("next_functions", [](const Node& n) {
+        py::list out;
+        for (auto& e : n.next) out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), 0));
+        return py::tuple(out);
+      })
+      .def("__repr__", [](const Node& n) { return "<" + std::string(n.name) + ">"; });
+}
+
+}  // namespace rt::bind
+
+PYBIND11_MODULE(_C, m) {
+  using namespace rt;
+  namespace py = pybind11;
+  m.doc() = "reticulum C++ core";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const RuntimeError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "reticulum: out of memory");
+    }
+  });
+
+  py::enum_<DType>(m, "dtype")
+      .value("float32", DType::Float32)
+      .value("float64", DType::Float64)
+      .value("int64", DType::Int64)
+      .value("bool", DType::Bool)
+      .def("__repr__", [](DType d) { return std::string("reticulum.") + dtype_name(d); })
+      .def("__str__", [](DType d) { return std::string("reticulum.") + dtype_name(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
+
+  py::class_<Device>(m, "device")
+      .def(py::init([](const std::string& s) {
+        if (s == "cpu") return Device{};
+        if (s.rfind("cuda", 0) == 0) fail<RuntimeError>("device: '", s, "' is not available: reticulum was built without CUDA");
+        fail<ValueError>("device: expected 'cpu' or 'cuda', got '", s, "'");
+      }))
+      .def_property_readonly("type", [](const Device& d) { return d.type == DeviceType::CPU ? "cpu" : "cuda"; })
+      .def("__eq__", [](const Device& a, const Device& b) { return a == b; })
+      .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000 + d.index; })
+      .def("__str__", [](const Device& d) { return device_str(d); })
+      .def("__repr__", [](const Device& d) { return "device(type='" + std::string(d.type == DeviceType::CPU ? "cpu" : "cuda") + "')"; });
+
+  py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor", py::dynamic_attr());
+  rt::bind::bind_tensor(m, cls);
+  rt::bind::bind_functions(m);
+}

@@ -1,0 +1,259 @@
+// The Tensor class as Python sees it: properties, methods and operators.
+// Indexing, repr and list conversion live in python/reticulum/_tensor.py.
+#include <pybind11/numpy.h>
+
+#include "common.h"
+
+namespace rt::bind {
+
+using Cls = py::class_<TensorImpl, std::shared_ptr<TensorImpl>>;
+using GilRelease = py::call_guard<py::gil_scoped_release>;
+
+static py::object item(const Tensor& t) {
+  if (t->numel() != 1)
+    fail<RuntimeError>("item: a Tensor with ", t->numel(), " elements cannot be converted to a Python scalar (shape ", shape_str(t->shape), ")");
+  return dispatch_all(t->dtype, [&](auto tag) -> py::object {
+    using T = decltype(tag);
+    T v = *t->data<T>();
+    if constexpr (std::is_same_v<T, bool>) return py::bool_(v);
+    else if constexpr (std::is_same_v<T, int64_t>) return py::int_(v);
+    else return py::float_(static_cast<double>(v));
+  });
+}
+
+static const char* numpy_format(DType d) {
+  switch (d) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int64: return "int64";
+    case DType::Bool: return "bool";
+  }
+  return "";
+}
+
+static py::array to_numpy(const Tensor& t) {
+  if (t->requires_grad && grad_enabled())
+    fail<RuntimeError>("numpy: can't call numpy() on a Tensor that requires grad; use tensor.detach().numpy() instead");
+  std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides;
+  for (auto s : t->strides) strides.push_back(s * static_cast<py::ssize_t>(itemsize(t->dtype)));
+  auto* keep = new std::shared_ptr<Storage>(t->storage);
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
+  return py::array(py::dtype(numpy_format(t->dtype)), shape, strides, t->raw(), base);
+}
+
+static Tensor backward_gradient(const Tensor& t, const py::object& g) {
+  if (g.is_none()) return Tensor{};
+  return as_tensor_arg(g, t, "backward");
+}
+
+void bind_tensor(py::module_& m, Cls& c) {
+  (void)m;
+  c.def(py::init([](const Tensor& other) { return detach(other); }), py::arg("data"))
+      // ---- geometry
+      .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t->shape)); })
+      .def_property_readonly("ndim", [](const Tensor& t) { return t->ndim(); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return t->dtype; })
+      .def_property_readonly("device", [](const Tensor& t) { return t->device; })
+      .def_property_readonly("is_cuda", [](const Tensor& t) { return t->device.type == DeviceType::CUDA; })
+      .def("dim", [](const Tensor& t) { return t->ndim(); })
+      .def("numel", [](const Tensor& t) { return t->numel(); })
+      .def("element_size", [](const Tensor& t) { return itemsize(t->dtype); })
+      .def("stride", [](const Tensor& t, py::object dim) -> py::object {
+             if (dim.is_none()) return py::tuple(py::cast(t->strides));
+             return py::int_(t->strides[wrap_dim(dim.cast<int64_t>(), t->ndim(), "stride")]);
+           }, py::arg("dim") = py::none())
+      .def("is_contiguous", [](const Tensor& t) { return t->is_contiguous(); })
+      .def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); })
+      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t->raw()); })
+      // ---- autograd
+      .def_property("requires_grad", [](const Tensor& t) { return t->requires_grad; },
+                    [](const Tensor& t, bool on) {
+                      if (!t->is_leaf() && !on)
+                        fail<RuntimeError>("requires_grad: you can only change requires_grad flags of leaf tensors; use detach() for a non-leaf");
+                      if (on && !is_floating(t->dtype))
+                        fail<RuntimeError>("requires_grad: only tensors of floating point dtype can require gradients, got ", dtype_name(t->dtype));
+                      t->requires_grad = on;
+                    })
+      .def_property("grad", [](const Tensor& t) { return t->grad; },
+                    [](const Tensor& t, const Tensor& g) {
+                      if (g && g->shape != t->shape)
+                        fail<RuntimeError>("grad: assigned grad has shape ", shape_str(g->shape), " but the tensor has shape ", shape_str(t->shape));
+                      t->grad = g;
+                    })
+      .def_property_readonly("grad_fn", [](const Tensor& t) { return t->grad_fn; })
+      .def_property_readonly("is_leaf", [](const Tensor& t) { return t->is_leaf(); })
+      .def_property("data", [](const Tensor& t) { return detach(t); },
+                    [](const Tensor& t, const Tensor& src) {
+                      if (src->shape != t->shape || src->dtype != t->dtype) {  // rebinding .data, as PyTorch allows
+                        t->storage = src->storage;
+                        t->shape = src->shape;
+                        t->strides = src->strides;
+                        t->offset = src->offset;
+                        t->dtype = src->dtype;
+                      } else {
+                        GradModeGuard g(false);
+                        copy_(t, src);
+                      }
+                    })
+      .def("detach", [](const Tensor& t) { return detach(t); })
+      .def("detach_", [](const Tensor& t) {
+        t->grad_fn.reset();
+        t->requires_grad = false;
+        return t;
+      })
+      .def("requires_grad_", [](const Tensor& t, bool on) {
+             if (!t->is_leaf() && !on) fail<RuntimeError>("requires_grad_: you can only change requires_grad flags of leaf tensors");
+             if (on && !is_floating(t->dtype))
+               fail<RuntimeError>("requires_grad_: only tensors of floating point dtype can require gradients, got ", dtype_name(t->dtype));
+             t->requires_grad = on;
+             return t;
+           }, py::arg("requires_grad") = true)
+      .def("backward", [](const Tensor& t, py::object gradient, bool retain_graph) {
+             Tensor g = backward_gradient(t, gradient);
+             py::gil_scoped_release nogil;
+             run_backward(t, g, retain_graph);
+           }, py::arg("gradient") = py::none(), py::arg("retain_graph") = false)
+      // ---- conversion
+      .def("item", &item)
+      .def("numpy", &to_numpy)
+      .def("clone", [](const Tensor& t) { return clone(t); })
+      .def("contiguous", [](const Tensor& t) { return contiguous(t); })
+      .def("_to_dtype", [](const Tensor& t, DType d) { return to_dtype(t, d); })
+      .def("float", [](const Tensor& t) { return to_dtype(t, DType::Float32); })
+      .def("double", [](const Tensor& t) { return to_dtype(t, DType::Float64); })
+      .def("long", [](const Tensor& t) { return to_dtype(t, DType::Int64); })
+      .def("bool", [](const Tensor& t) { return to_dtype(t, DType::Bool); })
+      // ---- shape
+      .def("reshape", [](const Tensor& t, py::args a) { return reshape(t, shape_from_args(a, "reshape")); })
+      .def("view", [](const Tensor& t, py::args a) { return view(t, shape_from_args(a, "view")); })
+      .def("expand", [](const Tensor& t, py::args a) { return expand(t, shape_from_args(a, "expand")); })
+      .def("expand_as", [](const Tensor& t, const Tensor& o) { return expand(t, o->shape); })
+      .def("reshape_as", [](const Tensor& t, const Tensor& o) { return reshape(t, o->shape); })
+      .def("view_as", [](const Tensor& t, const Tensor& o) { return view(t, o->shape); })
+      .def("permute", [](const Tensor& t, py::args a) { return permute(t, shape_from_args(a, "permute")); })
+      .def("transpose", [](const Tensor& t, int64_t a, int64_t b) { return transpose(t, a, b); })
+      .def("t", [](const Tensor& t) {
+        if (t->ndim() > 2) fail<ValueError>("t: expects a tensor with <= 2 dimensions, but got shape ", shape_str(t->shape));
+        return t->ndim() < 2 ? t : transpose(t, 0, 1);
+      })
+      .def_property_readonly("T", [](const Tensor& t) {
+        Shape d;
+        for (int64_t i = t->ndim() - 1; i >= 0; --i) d.push_back(i);
+        return permute(t, d);
+      })
+      .def_property_readonly("mT", [](const Tensor& t) {
+        if (t->ndim() < 2) fail<ValueError>("mT: tensor must have at least 2 dimensions, got shape ", shape_str(t->shape));
+        return transpose(t, -2, -1);
+      })
+      .def("flatten", [](const Tensor& t, int64_t s, int64_t e) { return flatten(t, s, e); }, py::arg("start_dim") = 0, py::arg("end_dim") = -1)
+      .def("squeeze", [](const Tensor& t, std::optional<int64_t> d) { return squeeze(t, d); }, py::arg("dim") = py::none())
+      .def("unsqueeze", [](const Tensor& t, int64_t d) { return unsqueeze(t, d); })
+      .def("narrow", [](const Tensor& t, int64_t d, int64_t s, int64_t l) { return slice(t, d, s, s + l, 1); })
+      .def("_slice", [](const Tensor& t, int64_t d, int64_t s, int64_t e, int64_t st) { return slice(t, d, s, e, st); })
+      .def("select", [](const Tensor& t, int64_t d, int64_t i) { return select(t, d, i); })
+      .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return index_select(t, d, i); })
+      // ---- reductions
+      .def("sum", [](const Tensor& t, py::object dim, bool k) { return sum(t, dims_from_object(dim), k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("mean", [](const Tensor& t, py::object dim, bool k) { return mean(t, dims_from_object(dim), k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("var", [](const Tensor& t, py::object dim, py::object unbiased, py::object correction, bool k) {
+             double c = 1.0;
+             if (!correction.is_none()) c = correction.cast<double>();
+             else if (!unbiased.is_none()) c = unbiased.cast<bool>() ? 1.0 : 0.0;
+             return var(t, dims_from_object(dim), c, k);
+           }, py::arg("dim") = py::none(), py::arg("unbiased") = py::none(), py::kw_only(), py::arg("correction") = py::none(), py::arg("keepdim") = false)
+      .def("_max_dim", [](const Tensor& t, int64_t d, bool k) { return max_dim(t, d, k); })
+      .def("_min_dim", [](const Tensor& t, int64_t d, bool k) { return min_dim(t, d, k); })
+      .def("_max_all", [](const Tensor& t) { return max_all(t); })
+      .def("_min_all", [](const Tensor& t) { return min_all(t); })
+      .def("argmax", [](const Tensor& t, std::optional<int64_t> d, bool k) { return argmax(t, d, k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("argmin", [](const Tensor& t, std::optional<int64_t> d, bool k) { return argmin(t, d, k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("softmax", [](const Tensor& t, int64_t d) { return softmax(t, d); }, py::arg("dim"))
+      .def("log_softmax", [](const Tensor& t, int64_t d) { return log_softmax(t, d); }, py::arg("dim"))
+      // ---- elementwise
+      .def("neg", [](const Tensor& t) { return neg(t); })
+      .def("abs", [](const Tensor& t) { return abs(t); })
+      .def("exp", [](const Tensor& t) { return exp(t); })
+      .def("log", [](const Tensor& t) { return log(t); })
+      .def("sqrt", [](const Tensor& t) { return sqrt(t); })
+      .def("relu", [](const Tensor& t) { return relu(t); })
+      .def("sigmoid", [](const Tensor& t) { return sigmoid(t); })
+      .def("tanh", [](const Tensor& t) { return tanh(t); })
+      .def("sign", [](const Tensor& t) { return sign(t); })
+      .def("square", [](const Tensor& t) { return pow_scalar(t, 2.0); })
+      .def("clamp", [](const Tensor& t, std::optional<double> lo, std::optional<double> hi) { return clamp(t, lo, hi); },
+           py::arg("min") = py::none(), py::arg("max") = py::none())
+      .def("matmul", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease())
+      .def("pow", [](const Tensor& a, py::object e) -> Tensor {
+        if (py::isinstance<TensorImpl>(e)) return pow(a, e.cast<Tensor>());
+        return pow_scalar(a, e.cast<double>());
+      })
+      // ---- in place (never recorded)
+      .def("zero_", [](const Tensor& t) { fill_(t, 0.0); return t; })
+      .def("fill_", [](const Tensor& t, double v) { fill_(t, v); return t; })
+      .def("copy_", [](const Tensor& t, const Tensor& s) { copy_(t, s); return t; })
+      .def("_index_copy_", [](const Tensor& t, int64_t d, const Tensor& i, const Tensor& s) { index_copy_(t, d, i, s); });
+
+  // In-place arithmetic writes through a temporary (so broadcasting/promotion are checked once).
+  auto inplace = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&)) {
+    return [name, op](const Tensor& t, py::object o) {
+      check_inplace(t, name);
+      Tensor r;
+      {
+        GradModeGuard g(false);
+        r = op(t, as_tensor_arg(o, t, name));
+      }
+      if (r->shape != t->shape) fail<ValueError>(name, ": output with shape ", shape_str(t->shape), " doesn't match the broadcast shape ", shape_str(r->shape));
+      if (promotion_rank(r->dtype) > promotion_rank(t->dtype))
+        fail<TypeError>(name, ": result type ", dtype_name(r->dtype), " can't be cast to the desired output type ", dtype_name(t->dtype));
+      copy_(t, r);
+      return t;
+    };
+  };
+  c.def("add_", inplace("add_", &add)).def("sub_", inplace("sub_", &sub)).def("mul_", inplace("mul_", &mul)).def("div_", inplace("div_", &div));
+  c.def("__iadd__", inplace("add_", &add)).def("__isub__", inplace("sub_", &sub)).def("__imul__", inplace("mul_", &mul)).def("__itruediv__", inplace("div_", &div));
+
+  // ---- operators (a Python scalar on either side becomes a 0-d tensor)
+  auto binop = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&), bool reflected) {
+    return [name, op, reflected](const Tensor& a, py::object b) -> py::object {
+      if (!py::isinstance<TensorImpl>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b) && !py::hasattr(b, "__float__"))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      Tensor bt = as_tensor_arg(b, a, name);
+      return py::cast(reflected ? op(bt, a) : op(a, bt));
+    };
+  };
+  c.def("__add__", binop("add", &add, false)).def("__radd__", binop("add", &add, true));
+  c.def("__sub__", binop("sub", &sub, false)).def("__rsub__", binop("sub", &sub, true));
+  c.def("__mul__", binop("mul", &mul, false)).def("__rmul__", binop("mul", &mul, true));
+  c.def("__truediv__", binop("div", &div, false)).def("__rtruediv__", binop("div", &div, true));
+  c.def("add", binop("add", &add, false)).def("sub", binop("sub", &sub, false)).def("mul", binop("mul", &mul, false)).def("div", binop("div", &div, false));
+  c.def("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }).def("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
+  c.def("__pow__", [](const Tensor& a, py::object e) -> py::object {
+    if (py::isinstance<TensorImpl>(e)) return py::cast(pow(a, e.cast<Tensor>()));
+    if (py::isinstance<py::int_>(e) || py::isinstance<py::float_>(e)) return py::cast(pow_scalar(a, e.cast<double>()));
+    return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  });
+  c.def("__rpow__", [](const Tensor& a, py::object s) -> py::object {
+    if (py::isinstance<py::int_>(s) || py::isinstance<py::float_>(s)) return py::cast(rpow_scalar(a, s.cast<double>()));
+    return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  });
+  c.def("__matmul__", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease());
+  c.def("__rmatmul__", [](const Tensor& a, const Tensor& b) { return matmul(b, a); }, GilRelease());
+  c.def("__neg__", [](const Tensor& t) { return neg(t); });
+  c.def("__abs__", [](const Tensor& t) { return abs(t); });
+  c.def("__pos__", [](const Tensor& t) { return t; });
+
+  auto cmp = [](CompareOp op) {
+    return [op](const Tensor& a, py::object b) -> py::object {
+      if (!py::isinstance<TensorImpl>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b) && !py::hasattr(b, "__float__"))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return py::cast(compare(op, a, as_tensor_arg(b, a, "compare")));
+    };
+  };
+  c.def("__eq__", cmp(CompareOp::Eq)).def("__ne__", cmp(CompareOp::Ne)).def("__lt__", cmp(CompareOp::Lt));
+  c.def("__le__", cmp(CompareOp::Le)).def("__gt__", cmp(CompareOp::Gt)).def("__ge__", cmp(CompareOp::Ge));
+  c.def("eq", cmp(CompareOp::Eq)).def("ne", cmp(CompareOp::Ne)).def("lt", cmp(CompareOp::Lt));
+  c.def("le", cmp(CompareOp::Le)).def("gt", cmp(CompareOp::Gt)).def("ge", cmp(CompareOp::Ge));
+  c.def("__hash__", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.get()); });
+}
+
+}  // namespace rt::bind

@@ -1,0 +1,48 @@
+// Define-by-run autograd: each differentiable op records a Node whose backward
+// closure maps the output's gradient to its inputs' gradients.
+#pragma once
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "reticulum/tensor.h"
+
+namespace rt {
+
+// Where a gradient goes: into another node, or into a leaf's .grad.
+struct Edge {
+  std::shared_ptr<Node> fn;
+  Tensor leaf;
+  bool active() const { return fn || leaf; }
+};
+
+struct Node {
+  using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const Node& self)>;
+  const char* name = "";
+  std::vector<Edge> next;  // one per input, inactive where the input needs no gradient
+  BackwardFn backward;
+  bool released = false;
+  bool needs(size_t i) const { return i < next.size() && next[i].active(); }
+  void release() { backward = nullptr; released = true; }
+};
+
+// Thread-local grad mode, as torch.is_grad_enabled().
+bool grad_enabled();
+void set_grad_enabled(bool on);
+struct GradModeGuard {
+  bool prev;
+  explicit GradModeGuard(bool on) : prev(grad_enabled()) { set_grad_enabled(on); }
+  ~GradModeGuard() { set_grad_enabled(prev); }
+};
+
+// Attaches a Node to `out` when grad mode is on and any input requires grad.
+// The closure must hold only detach()-ed tensors (never `out` itself with history).
+Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, Node::BackwardFn fn);
+Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, Node::BackwardFn fn);
+bool any_requires_grad(std::initializer_list<Tensor> inputs);
+
+// Runs backward from `root`; accumulates into leaves' .grad; frees the graph unless retain_graph.
+void run_backward(const Tensor& root, Tensor grad, bool retain_graph);
+
+}  // namespace rt

@@ -1,0 +1,60 @@
+// The per-device kernel table. Op code calls only these; a device implements them
+// over raw buffers with shape/strides. CPU lives in src/cpu, CUDA would live in cuda/.
+#pragma once
+#include "reticulum/tensor.h"
+
+namespace rt {
+
+enum class UnaryOp : int8_t {
+  Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside
+};
+enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+enum class CompareOp : int8_t { Eq, Ne, Lt, Le, Gt, Ge };
+enum class ReduceOp : int8_t { Sum, Max, Min, ArgMax, ArgMin };
+
+// Scalar parameters of a unary op (leaky slope, clamp bounds, exponent, heaviside value).
+struct UnaryArgs { double a = 0, b = 0; };
+
+struct Backend {
+  // dst[i] = src[i] with dtype conversion; both any strides, same shape.
+  void (*copy)(const Tensor& src, const Tensor& dst);
+  void (*fill)(const Tensor& dst, double value);
+  // out = op(x); x and out same shape & dtype (out contiguous).
+  void (*unary)(UnaryOp op, const Tensor& x, const Tensor& out, UnaryArgs args);
+  // gx = dop(x, y) * gy, fused; all same shape, gx contiguous.
+  void (*unary_backward)(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& gx, UnaryArgs args);
+  // a, b already expanded (strided) to out's shape; all one dtype.
+  void (*binary)(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+  void (*compare)(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+  void (*where)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+  // x contiguous viewed as [outer, r, inner]; out (and idx) contiguous [outer, inner].
+  void (*reduce)(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
+  // out[o, idx[o,i], i] += src[o, i] over [outer, r, inner] / [outer, inner].
+  void (*scatter_add_dim)(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+  // softmax or log_softmax over the middle axis of contiguous [outer, r, inner].
+  void (*softmax)(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner, bool log);
+  void (*softmax_backward)(const Tensor& gy, const Tensor& y, const Tensor& gx, int64_t outer, int64_t r, int64_t inner, bool log);
+  // out[b] = a[b] @ bm[b] for 3-d tensors whose last two dims have a unit stride somewhere.
+  void (*bmm)(const Tensor& a, const Tensor& bm, const Tensor& out);
+  // Gather/scatter of slices along the middle axis: out[o, j, i] = x[o, idx[j], i]; add-back for the gradient.
+  void (*index_select)(const Tensor& x, const Tensor& idx, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
+  void (*index_add)(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+  // Random fills from the global generator.
+  void (*uniform)(const Tensor& dst, double low, double high);
+  void (*normal)(const Tensor& dst, double mean, double std);
+  void (*randint)(const Tensor& dst, int64_t low, int64_t high);
+  void (*bernoulli)(const Tensor& dst, double p);
+};
+
+const Backend& backend(Device d);
+inline const Backend& backend(const Tensor& t) { return backend(t->device); }
+
+const Backend& cpu_backend();
+
+// Seeded generator shared by every random op.
+void manual_seed(uint64_t seed);
+uint64_t next_random();  // 64 random bits
+void random_bits(uint64_t* out, int64_t n);  // n draws under one lock
+double next_uniform();   // [0, 1)
+
+}  // namespace rt

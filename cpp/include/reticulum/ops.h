@@ -1,0 +1,103 @@
+// Every differentiable op and its shape checks. Each is defined, with its backward,
+// in one section of src/ops/*.cpp.
+#pragma once
+#include <optional>
+#include <utility>
+
+#include "reticulum/autograd.h"
+#include "reticulum/backend.h"
+
+namespace rt {
+
+// ---- creation (factory.cpp)
+Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
+Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
+Tensor ones(const Shape& shape, DType dtype = DType::Float32);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor scalar_tensor(double value, DType dtype);
+Tensor arange(double start, double end, double step, DType dtype);
+Tensor linspace(double start, double end, int64_t steps, DType dtype);
+Tensor eye(int64_t n, int64_t m, DType dtype);
+Tensor rand(const Shape& shape, DType dtype);
+Tensor randn(const Shape& shape, DType dtype);
+Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype);
+Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype);
+
+// ---- elementwise (elementwise.cpp)
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& a, double s);
+Tensor mul_scalar(const Tensor& a, double s);
+Tensor rsub_scalar(const Tensor& a, double s);  // s - a
+Tensor rdiv_scalar(const Tensor& a, double s);  // s / a
+Tensor pow_scalar(const Tensor& a, double e);   // a ** e
+Tensor rpow_scalar(const Tensor& a, double s);  // s ** a
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
+Tensor compare_scalar(CompareOp op, const Tensor& a, double s);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double slope);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+Tensor heaviside(const Tensor& x, const Tensor& values);
+
+Tensor to_dtype(const Tensor& x, DType dtype);
+Tensor clone(const Tensor& x);
+Tensor contiguous(const Tensor& x);
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Sums a broadcast gradient back to `shape` (the inverse of expand).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// ---- in place, never recorded (optimizers, init, setitem); refuse tensors that need grad
+void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst
+void fill_(const Tensor& dst, double v);
+void check_inplace(const Tensor& t, const char* op);
+
+// ---- views and shape ops (view.cpp)
+Tensor reshape(const Tensor& x, Shape shape);
+Tensor view(const Tensor& x, Shape shape);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor permute(const Tensor& x, Shape dims);
+Tensor expand(const Tensor& x, Shape shape);
+Tensor squeeze(const Tensor& x, std::optional<int64_t> dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor flatten(const Tensor& x, int64_t start, int64_t end);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx);
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+void index_copy_(const Tensor& dst, int64_t dim, const Tensor& idx, const Tensor& src);
+
+// ---- reductions and softmax (reduce.cpp)
+Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim);  // empty dims = all
+Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim);
+Tensor var(const Tensor& x, std::vector<int64_t> dims, double correction, bool keepdim);
+std::pair<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim);
+std::pair<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim);
+Tensor max_all(const Tensor& x);
+Tensor min_all(const Tensor& x);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- linear algebra (linalg.cpp)
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+
+}  // namespace rt

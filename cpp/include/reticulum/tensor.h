@@ -1,0 +1,75 @@
+// Tensor = shared handle to a TensorImpl: shape/strides/offset over shared Storage,
+// plus the autograd fields. Views share Storage; contiguous() is the one copy.
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "reticulum/dtype.h"
+#include "reticulum/error.h"
+
+namespace rt {
+
+using Shape = std::vector<int64_t>;
+
+enum class DeviceType : int8_t { CPU = 0, CUDA = 1 };
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+};
+std::string device_str(const Device& d);
+
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+  std::function<void(void*)> deleter;  // frees data; for wrapped NumPy memory it drops the array
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage() { if (deleter) deleter(data); }
+};
+
+// Allocates nbytes (64-byte aligned) on the device.
+std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
+
+struct Node;
+struct TensorImpl;
+using Tensor = std::shared_ptr<TensorImpl>;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+  Device device;
+
+  bool requires_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;
+
+  int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
+  int64_t numel() const;
+  bool is_contiguous() const;
+  bool is_leaf() const { return !grad_fn; }
+  void* raw() const { return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(itemsize(dtype)); }
+  template <class T> T* data() const { return reinterpret_cast<T*>(raw()); }
+};
+
+Shape contiguous_strides(const Shape& shape);
+int64_t numel_of(const Shape& shape);
+
+// A fresh, uninitialised, contiguous tensor.
+Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device{});
+// A view of t's storage with new geometry; carries no autograd history.
+Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
+// Same data, no history: what backward closures save, so the graph holds no cycles.
+Tensor detach(const Tensor& t);
+
+// Normalises a possibly negative dim against ndim, naming the op in the error.
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+
+}  // namespace rt

@@ -1,0 +1,250 @@
+// CPU elementwise kernels: copy/fill, unary (Eigen's vectorized math), binary,
+// compare and where over strided operands, and random fills.
+#include <Eigen/Core>
+#include <cmath>
+
+#include "cpu/kernels.h"
+#include "cpu/strided.h"
+
+namespace rt::cpu {
+
+void copy(const Tensor& src, const Tensor& dst) {
+  dispatch_all(src->dtype, [&](auto s) {
+    using S = decltype(s);
+    dispatch_all(dst->dtype, [&](auto d) {
+      using D = decltype(d);
+      strided_loop<2>(dst->shape, {&dst, &src}, [](std::array<char*, 2> p, std::array<int64_t, 2> st, int64_t n) {
+        if (st[0] == sizeof(D) && st[1] == sizeof(S)) {
+          D* o = reinterpret_cast<D*>(p[0]);
+          const S* i = reinterpret_cast<const S*>(p[1]);
+          for (int64_t k = 0; k < n; ++k) o[k] = static_cast<D>(i[k]);
+        } else {
+          for (int64_t k = 0; k < n; ++k)
+            *reinterpret_cast<D*>(p[0] + k * st[0]) = static_cast<D>(*reinterpret_cast<const S*>(p[1] + k * st[1]));
+        }
+      });
+    });
+  });
+}
+
+void fill(const Tensor& dst, double value) {
+  dispatch_all(dst->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T v = static_cast<T>(value);
+    strided_loop<1>(dst->shape, {&dst}, [v](std::array<char*, 1> p, std::array<int64_t, 1> st, int64_t n) {
+      for (int64_t k = 0; k < n; ++k) *reinterpret_cast<T*>(p[0] + k * st[0]) = v;
+    });
+  });
+}
+
+template <class T>
+using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+template <class T>
+using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+
+template <class T>
+static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a) {
+  CArr<T> x(xp, n);
+  Arr<T> o(op_, n);
+  const T A = static_cast<T>(a.a), B = static_cast<T>(a.b);
+  switch (op) {
+    case UnaryOp::Neg: o = -x; break;
+    case UnaryOp::Abs: o = x.abs(); break;
+    case UnaryOp::Relu: o = (x > T(0)).select(x, T(0)); break;
+    case UnaryOp::Sign: o = x.sign(); break;
+    case UnaryOp::Clamp: o = x.max(A).min(B); break;
+    case UnaryOp::LeakyRelu: o = (x > T(0)).select(x, x * A); break;
+    case UnaryOp::Heaviside:
+      for (int64_t i = 0; i < n; ++i) op_[i] = xp[i] > T(0) ? T(1) : (xp[i] == T(0) ? A : T(0));
+      break;
+    default:
+      if constexpr (std::is_floating_point_v<T>) {
+        switch (op) {
+          case UnaryOp::Exp: o = x.exp(); break;
+          case UnaryOp::Log: o = x.log(); break;
+          case UnaryOp::Sqrt: o = x.sqrt(); break;
+          case UnaryOp::Sigmoid: o = x.logistic(); break;
+          case UnaryOp::Tanh: o = x.tanh(); break;
+          case UnaryOp::PowScalar:
+            if (A == T(2)) o = x.square();
+            else if (A == T(1)) o = x;
+            else if (A == T(0.5)) o = x.sqrt();
+            else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
+            break;
+          default: break;
+        }
+      }
+  }
+}
+
+void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryArgs args) {
+  dispatch_numeric(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x->data<T>();
+    T* op_ = out->data<T>();
+    parallel_range(x->numel(), 4, [&](int64_t b, int64_t e) { unary_block<T>(op, xp + b, op_ + b, e - b, args); });
+  });
+}
+
+template <class T>
+static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T* yp, T* gp, int64_t n, UnaryArgs a) {
+  CArr<T> gy(gyp, n), x(xp, n), y(yp, n);
+  Arr<T> g(gp, n);
+  const T A = static_cast<T>(a.a), B = static_cast<T>(a.b);
+  switch (op) {
+    case UnaryOp::Neg: g = -gy; break;
+    case UnaryOp::Abs: g = gy * x.sign(); break;
+    case UnaryOp::Exp: g = gy * y; break;
+    case UnaryOp::Log: g = gy / x; break;
+    case UnaryOp::Sqrt: g = gy / (T(2) * y); break;
+    case UnaryOp::Relu: g = (x > T(0)).select(gy, T(0)); break;
+    case UnaryOp::LeakyRelu: g = (x > T(0)).select(gy, gy * A); break;
+    case UnaryOp::Sigmoid: g = gy * y * (T(1) - y); break;
+    case UnaryOp::Tanh: g = gy * (T(1) - y.square()); break;
+    case UnaryOp::Clamp: g = ((x >= A) && (x <= B)).select(gy, T(0)); break;
+    case UnaryOp::PowScalar:
+      if (A == T(2)) g = gy * T(2) * x;
+      else for (int64_t i = 0; i < n; ++i) gp[i] = gyp[i] * A * std::pow(xp[i], A - T(1));
+      break;
+    case UnaryOp::Sign:
+    case UnaryOp::Heaviside: g.setZero(); break;
+  }
+}
+
+void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& gx, UnaryArgs args) {
+  dispatch_float(gx->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* gyp = gy->data<T>();
+    const T* xp = x ? x->data<T>() : gyp;  // ops that need only y (or only x) pass the other as null
+    const T* yp = y ? y->data<T>() : gyp;
+    T* gp = gx->data<T>();
+    parallel_range(gx->numel(), 4, [&](int64_t b, int64_t e) { unary_backward_block<T>(op, gyp + b, xp + b, yp + b, gp + b, e - b, args); });
+  });
+}
+
+template <class T, class F>
+static void binary_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  strided_loop<3>(out->shape, {&out, &a, &b}, [f](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
+    T* o = reinterpret_cast<T*>(p[0]);
+    const T* x = reinterpret_cast<const T*>(p[1]);
+    const T* y = reinterpret_cast<const T*>(p[2]);
+    constexpr int64_t s = sizeof(T);
+    if (st[0] == s && st[1] == s && st[2] == s) {
+      for (int64_t k = 0; k < n; ++k) o[k] = f(x[k], y[k]);
+    } else if (st[0] == s && st[1] == s && st[2] == 0) {
+      const T yv = *y;
+      for (int64_t k = 0; k < n; ++k) o[k] = f(x[k], yv);
+    } else if (st[0] == s && st[1] == 0 && st[2] == s) {
+      const T xv = *x;
+      for (int64_t k = 0; k < n; ++k) o[k] = f(xv, y[k]);
+    } else {
+      for (int64_t k = 0; k < n; ++k)
+        *reinterpret_cast<T*>(p[0] + k * st[0]) = f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
+    }
+  });
+}
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_numeric(out->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    switch (op) {
+      case BinaryOp::Add: binary_loop<T>(a, b, out, [](T x, T y) { return x + y; }); break;
+      case BinaryOp::Sub: binary_loop<T>(a, b, out, [](T x, T y) { return x - y; }); break;
+      case BinaryOp::Mul: binary_loop<T>(a, b, out, [](T x, T y) { return x * y; }); break;
+      case BinaryOp::Div: binary_loop<T>(a, b, out, [](T x, T y) { return x / y; }); break;
+      case BinaryOp::Pow: binary_loop<T>(a, b, out, [](T x, T y) { return static_cast<T>(std::pow(x, y)); }); break;
+      case BinaryOp::Maximum: binary_loop<T>(a, b, out, [](T x, T y) { return x != x ? x : (x > y ? x : y); }); break;
+      case BinaryOp::Minimum: binary_loop<T>(a, b, out, [](T x, T y) { return x != x ? x : (x < y ? x : y); }); break;
+    }
+  });
+}
+
+template <class T, class F>
+static void compare_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+  strided_loop<3>(out->shape, {&out, &a, &b}, [f](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
+    for (int64_t k = 0; k < n; ++k)
+      *reinterpret_cast<bool*>(p[0] + k * st[0]) = f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
+  });
+}
+
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_all(a->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    switch (op) {
+      case CompareOp::Eq: compare_loop<T>(a, b, out, [](T x, T y) { return x == y; }); break;
+      case CompareOp::Ne: compare_loop<T>(a, b, out, [](T x, T y) { return x != y; }); break;
+      case CompareOp::Lt: compare_loop<T>(a, b, out, [](T x, T y) { return x < y; }); break;
+      case CompareOp::Le: compare_loop<T>(a, b, out, [](T x, T y) { return x <= y; }); break;
+      case CompareOp::Gt: compare_loop<T>(a, b, out, [](T x, T y) { return x > y; }); break;
+      case CompareOp::Ge: compare_loop<T>(a, b, out, [](T x, T y) { return x >= y; }); break;
+    }
+  });
+}
+
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_all(out->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    strided_loop<4>(out->shape, {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> st, int64_t n) {
+      for (int64_t k = 0; k < n; ++k)
+        *reinterpret_cast<T*>(p[0] + k * st[0]) = *reinterpret_cast<const bool*>(p[1] + k * st[1])
+                                                        ? *reinterpret_cast<const T*>(p[2] + k * st[2])
+                                                        : *reinterpret_cast<const T*>(p[3] + k * st[3]);
+    });
+  });
+}
+
+// ---- random fills (dst contiguous; bits drawn under one lock, then converted)
+static std::vector<uint64_t> draw(int64_t n) {
+  std::vector<uint64_t> bits(static_cast<size_t>(n));
+  random_bits(bits.data(), n);
+  return bits;
+}
+static inline double to_unit(uint64_t b) { return static_cast<double>(b >> 11) * 0x1.0p-53; }
+
+void uniform(const Tensor& dst, double low, double high) {
+  int64_t n = dst->numel();
+  auto bits = draw(n);
+  dispatch_float(dst->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = dst->data<T>();
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(low + (high - low) * to_unit(bits[i]));
+  });
+}
+
+void normal(const Tensor& dst, double mean, double std) {
+  int64_t n = dst->numel();
+  auto bits = draw(n + (n & 1));
+  dispatch_float(dst->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = dst->data<T>();
+    for (int64_t i = 0; i < n; i += 2) {  // Box-Muller: two normals per pair of uniforms
+      double u1 = 1.0 - to_unit(bits[i]), u2 = to_unit(bits[i + 1]);
+      double r = std::sqrt(-2.0 * std::log(u1)), th = 6.283185307179586 * u2;
+      o[i] = static_cast<T>(mean + std * r * std::cos(th));
+      if (i + 1 < n) o[i + 1] = static_cast<T>(mean + std * r * std::sin(th));
+    }
+  });
+}
+
+void randint(const Tensor& dst, int64_t low, int64_t high) {
+  int64_t n = dst->numel();
+  auto bits = draw(n);
+  uint64_t range = static_cast<uint64_t>(high - low);
+  dispatch_numeric(dst->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = dst->data<T>();
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(low + static_cast<int64_t>(bits[i] % range));
+  });
+}
+
+void bernoulli(const Tensor& dst, double p) {
+  int64_t n = dst->numel();
+  auto bits = draw(n);
+  dispatch_all(dst->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* o = dst->data<T>();
+    for (int64_t i = 0; i < n; ++i) o[i] = to_unit(bits[i]) < p ? T(1) : T(0);
+  });
+}
+
+}  // namespace rt::cpu

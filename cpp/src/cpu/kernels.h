@@ -1,0 +1,24 @@
+// CPU implementations of the Backend table (see reticulum/backend.h for contracts).
+#pragma once
+#include "reticulum/backend.h"
+
+namespace rt::cpu {
+void copy(const Tensor& src, const Tensor& dst);
+void fill(const Tensor& dst, double value);
+void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryArgs args);
+void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& gx, UnaryArgs args);
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+void reduce(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_t inner, const Tensor& out);
+void scatter_add_dim(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+void softmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner, bool log);
+void softmax_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, int64_t outer, int64_t r, int64_t inner, bool log);
+void bmm(const Tensor& a, const Tensor& b, const Tensor& out);
+void index_select(const Tensor& x, const Tensor& idx, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
+void index_add(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+void uniform(const Tensor& dst, double low, double high);
+void normal(const Tensor& dst, double mean, double std);
+void randint(const Tensor& dst, int64_t low, int64_t high);
+void bernoulli(const Tensor& dst, double p);
+}  // namespace rt::cpu

@@ -1,0 +1,334 @@
+// Elementwise ops: broadcasting binary arithmetic, comparisons, where, unary
+// math, dtype casts. Forward, backward and checks of each op sit together.
+#include <cmath>
+#include <limits>
+
+#include "reticulum/ops.h"
+
+namespace rt {
+
+// ---------------------------------------------------------------- helpers
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      fail<ValueError>(op, ": shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together (dimension ", i, ": ", da, " vs ", db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// Stride-0 view of t at a broadcast shape, for kernels (no autograd).
+static Tensor broadcast_view(const Tensor& t, const Shape& shape) {
+  if (t->shape == shape) return t;
+  size_t n = shape.size(), off = n - t->shape.size();
+  Shape st(n, 0);
+  for (size_t i = 0; i < t->shape.size(); ++i) st[i + off] = t->shape[i] == 1 ? 0 : t->strides[i];
+  return make_view(t, shape, st, t->offset);
+}
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g->shape == shape) return g;
+  size_t lead = g->shape.size() - shape.size();
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < g->shape.size(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && g->shape[i] != 1)) dims.push_back(static_cast<int64_t>(i));
+  Tensor s = dims.empty() ? g : sum(g, dims, true);
+  return reshape(s, shape);
+}
+
+static Tensor cast_raw(const Tensor& x, DType dt) {
+  if (x->dtype == dt) return x;
+  Tensor out = empty(x->shape, dt, x->device);
+  backend(x).copy(x, out);
+  return out;
+}
+
+Tensor scalar_tensor(double value, DType dtype) {
+  Tensor t = empty({}, dtype);
+  backend(t).fill(t, value);
+  return t;
+}
+
+// Dtype of `tensor op python_scalar`: the tensor's, unless a float scalar meets an integer tensor.
+static DType scalar_result_dtype(DType t, double s) {
+  if (is_floating(t)) return t;
+  if (std::floor(s) != s || std::isinf(s)) return DType::Float32;
+  return DType::Int64;
+}
+
+// ---------------------------------------------------------------- binary
+
+static Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType dt, const char* name) {
+  if (a->device != b->device) fail<RuntimeError>(name, ": tensors are on different devices (", device_str(a->device), " and ", device_str(b->device), ")");
+  Shape shape = broadcast_shapes(a->shape, b->shape, name);
+  Tensor out = empty(shape, dt, a->device);
+  backend(out).binary(op, broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
+  return out;
+}
+
+static DType arith_dtype(const Tensor& a, const Tensor& b) {
+  DType d = promote(a->dtype, b->dtype);
+  return d == DType::Bool ? DType::Int64 : d;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_raw(BinaryOp::Add, a, b, arith_dtype(a, b), "add");
+  Shape sa = a->shape, sb = b->shape;
+  return record("AddBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
+    return std::vector<Tensor>{n.needs(0) ? sum_to(g, sa) : Tensor{}, n.needs(1) ? sum_to(g, sb) : Tensor{}};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("sub: subtraction of two bool tensors is not supported");
+  Tensor out = binary_raw(BinaryOp::Sub, a, b, arith_dtype(a, b), "sub");
+  Shape sa = a->shape, sb = b->shape;
+  return record("SubBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
+    return std::vector<Tensor>{n.needs(0) ? sum_to(g, sa) : Tensor{}, n.needs(1) ? sum_to(neg(g), sb) : Tensor{}};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_raw(BinaryOp::Mul, a, b, arith_dtype(a, b), "mul");
+  Tensor da = detach(a), db = detach(b);
+  return record("MulBackward0", out, {a, b}, [da, db](const Tensor& g, const Node& n) {
+    return std::vector<Tensor>{n.needs(0) ? sum_to(mul(g, db), da->shape) : Tensor{}, n.needs(1) ? sum_to(mul(g, da), db->shape) : Tensor{}};
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  DType dt = arith_dtype(a, b);
+  if (!is_floating(dt)) dt = DType::Float32;  // true division, as Python's /
+  Tensor out = binary_raw(BinaryOp::Div, a, b, dt, "div");
+  Tensor da = detach(a), db = detach(b);
+  return record("DivBackward0", out, {a, b}, [da, db](const Tensor& g, const Node& n) {
+    Tensor ga, gb;
+    if (n.needs(0)) ga = sum_to(div(g, db), da->shape);
+    if (n.needs(1)) gb = sum_to(neg(div(mul(g, da), mul(db, db))), db->shape);
+    return std::vector<Tensor>{ga, gb};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_raw(BinaryOp::Pow, a, b, arith_dtype(a, b), "pow");
+  Tensor da = detach(a), db = detach(b), dout = detach(out);
+  return record("PowBackward1", out, {a, b}, [da, db, dout](const Tensor& g, const Node& n) {
+    Tensor ga, gb;
+    if (n.needs(0)) ga = sum_to(mul(g, mul(db, pow(da, add_scalar(db, -1.0)))), da->shape);
+    if (n.needs(1)) {
+      // d/db a^b = a^b log a; taken as 0 where a == 0 (and b >= 0), as PyTorch does.
+      Tensor la = log(da);
+      Tensor safe = where(compare_scalar(CompareOp::Eq, da, 0.0), zeros_like(la), la);
+      gb = sum_to(mul(g, mul(dout, safe)), db->shape);
+    }
+    return std::vector<Tensor>{ga, gb};
+  });
+}
+
+static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  Tensor out = binary_raw(op, a, b, arith_dtype(a, b), name);
+  Tensor da = detach(a), db = detach(b);
+  CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;
+  return record(name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
+    // Ties split the gradient evenly, as PyTorch does.
+    Tensor wa = where(compare(pick_a, da, db), ones({}, g->dtype), where(compare(CompareOp::Eq, da, db), full({}, 0.5, g->dtype), zeros({}, g->dtype)));
+    Tensor ga, gb;
+    if (n.needs(0)) ga = sum_to(mul(g, wa), da->shape);
+    if (n.needs(1)) gb = sum_to(mul(g, rsub_scalar(wa, 1.0)), db->shape);
+    return std::vector<Tensor>{ga, gb};
+  });
+}
+Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Maximum, a, b, "maximum"); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minimum, a, b, "minimum"); }
+
+// ---------------------------------------------------------------- tensor-scalar
+
+Tensor add_scalar(const Tensor& a, double s) {
+  DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
+  Tensor out = binary_raw(BinaryOp::Add, a, scalar_tensor(s, dt), dt, "add");
+  return record("AddBackward1", out, {a}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{g}; });
+}
+
+Tensor mul_scalar(const Tensor& a, double s) {
+  DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
+  Tensor out = binary_raw(BinaryOp::Mul, a, scalar_tensor(s, dt), dt, "mul");
+  return record("MulBackward1", out, {a}, [s](const Tensor& g, const Node&) { return std::vector<Tensor>{mul_scalar(g, s)}; });
+}
+
+Tensor rsub_scalar(const Tensor& a, double s) {
+  DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
+  Tensor out = binary_raw(BinaryOp::Sub, scalar_tensor(s, dt), a, dt, "rsub");
+  return record("RsubBackward1", out, {a}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{neg(g)}; });
+}
+
+Tensor rdiv_scalar(const Tensor& a, double s) {
+  DType dt = is_floating(a->dtype) ? a->dtype : DType::Float32;
+  Tensor out = binary_raw(BinaryOp::Div, scalar_tensor(s, dt), a, dt, "rdiv");
+  Tensor da = detach(a), dout = detach(out);
+  return record("RdivBackward1", out, {a}, [da, dout](const Tensor& g, const Node&) {
+    return std::vector<Tensor>{neg(div(mul(g, dout), da))};  // d(s/a) = -s/a^2 = -out/a
+  });
+}
+
+Tensor pow_scalar(const Tensor& a, double e) {
+  DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, e);
+  if (!is_floating(dt) && e < 0) fail<ValueError>("pow: integers to negative integer powers are not allowed");
+  Tensor x = cast_raw(contiguous(a), dt);
+  Tensor out = empty(x->shape, dt, x->device);
+  if (is_floating(dt)) {
+    backend(x).unary(UnaryOp::PowScalar, x, out, {e, 0});
+  } else {
+    backend(x).binary(BinaryOp::Pow, x, broadcast_view(scalar_tensor(e, dt), x->shape), out);
+  }
+  Tensor dx = detach(x);
+  return record("PowBackward0", out, {a}, [dx, e](const Tensor& g, const Node&) {
+    Tensor gx = empty(g->shape, g->dtype, g->device);
+    backend(g).unary_backward(UnaryOp::PowScalar, contiguous(g), dx, Tensor{}, gx, {e, 0});
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor rpow_scalar(const Tensor& a, double s) {
+  DType dt = is_floating(a->dtype) ? a->dtype : DType::Float32;
+  Tensor out = binary_raw(BinaryOp::Pow, scalar_tensor(s, dt), a, dt, "pow");
+  Tensor dout = detach(out);
+  double ls = std::log(s);
+  return record("PowBackward2", out, {a}, [dout, ls](const Tensor& g, const Node&) {
+    return std::vector<Tensor>{mul_scalar(mul(g, dout), ls)};
+  });
+}
+
+// ---------------------------------------------------------------- comparisons & where
+
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
+  DType dt = promote(a->dtype, b->dtype);
+  Shape shape = broadcast_shapes(a->shape, b->shape, "compare");
+  Tensor out = empty(shape, DType::Bool, a->device);
+  backend(out).compare(op, broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
+  return out;
+}
+
+Tensor compare_scalar(CompareOp op, const Tensor& a, double s) {
+  DType dt = scalar_result_dtype(a->dtype, s);
+  if (a->dtype == DType::Bool && (s == 0 || s == 1)) dt = DType::Bool;
+  return compare(op, cast_raw(a, dt), scalar_tensor(s, dt));
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (cond->dtype != DType::Bool) fail<TypeError>("where: condition must be a bool tensor, got ", dtype_name(cond->dtype));
+  DType dt = promote(a->dtype, b->dtype);
+  Shape shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape, "where"), b->shape, "where");
+  Tensor out = empty(shape, dt, a->device);
+  backend(out).where(broadcast_view(cond, shape), broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
+  Tensor dc = detach(cond);
+  Shape sa = a->shape, sb = b->shape;
+  return record("WhereBackward0", out, {a, b}, [dc, sa, sb](const Tensor& g, const Node& n) {
+    Tensor z = zeros({}, g->dtype);
+    Tensor ga, gb;
+    if (n.needs(0)) ga = sum_to(where(dc, g, z), sa);
+    if (n.needs(1)) gb = sum_to(where(dc, z, g), sb);
+    return std::vector<Tensor>{ga, gb};
+  });
+}
+
+// ---------------------------------------------------------------- unary
+
+// Ops that need a float input promote integer tensors to float32, as PyTorch does.
+static Tensor unary_op(UnaryOp op, const char* name, const Tensor& x_in, UnaryArgs args, bool float_only, bool save_out) {
+  Tensor x = contiguous(x_in);
+  if (x->dtype == DType::Bool) x = cast_raw(x, float_only ? DType::Float32 : DType::Int64);
+  if (float_only && !is_floating(x->dtype)) x = cast_raw(x, DType::Float32);
+  Tensor out = empty(x->shape, x->dtype, x->device);
+  backend(x).unary(op, x, out, args);
+  if (!is_floating(out->dtype)) return out;
+  Tensor dx = save_out ? Tensor{} : detach(x), dy = save_out ? detach(out) : Tensor{};
+  return record(name, out, {x_in}, [op, args, dx, dy](const Tensor& g, const Node&) {
+    Tensor gx = empty(g->shape, g->dtype, g->device);
+    backend(g).unary_backward(op, contiguous(g), dx, dy, gx, args);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor neg(const Tensor& x) {
+  if (x->dtype == DType::Bool) fail<TypeError>("neg: negation of a bool tensor is not supported; use logical_not");
+  return unary_op(UnaryOp::Neg, "NegBackward0", x, {}, false, true);
+}
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, "AbsBackward0", x, {}, false, false); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, "ExpBackward0", x, {}, true, true); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, "LogBackward0", x, {}, true, false); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, "SqrtBackward0", x, {}, true, true); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, "ReluBackward0", x, {}, false, false); }
+Tensor leaky_relu(const Tensor& x, double slope) { return unary_op(UnaryOp::LeakyRelu, "LeakyReluBackward0", x, {slope, 0}, false, false); }
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "SigmoidBackward0", x, {}, true, true); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "TanhBackward0", x, {}, true, true); }
+Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false); }
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  if (!lo && !hi) fail<ValueError>("clamp: at least one of 'min' or 'max' must not be None");
+  const double inf = std::numeric_limits<double>::infinity();
+  UnaryArgs args{lo ? *lo : -inf, hi ? *hi : inf};
+  if (!is_floating(x->dtype)) {  // integer bounds stay integers; infinities would overflow
+    const double big = 9.2e18;
+    args = {std::max(args.a, -big), std::min(args.b, big)};
+  }
+  return unary_op(UnaryOp::Clamp, "ClampBackward1", x, args, false, false);
+}
+
+// Step function with `values` where x == 0; its derivative is zero almost everywhere.
+Tensor heaviside(const Tensor& x, const Tensor& values) {
+  if (values->numel() == 1) {
+    double v = 0;
+    Tensor vf = cast_raw(contiguous(values), DType::Float64);
+    v = *vf->data<double>();
+    return unary_op(UnaryOp::Heaviside, "HeavisideBackward0", x, {v, 0}, false, false);
+  }
+  Tensor pos = compare_scalar(CompareOp::Gt, x, 0.0), zero = compare_scalar(CompareOp::Eq, x, 0.0);
+  DType dt = promote(x->dtype, values->dtype);
+  return where(pos, ones({}, dt), where(zero, detach(values), zeros({}, dt)));
+}
+
+// ---------------------------------------------------------------- casts & copies
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  if (x->dtype == dtype) return x;
+  Tensor out = cast_raw(x, dtype);
+  if (!is_floating(dtype) || !is_floating(x->dtype)) return out;
+  DType src = x->dtype;
+  return record("ToCopyBackward0", out, {x}, [src](const Tensor& g, const Node&) { return std::vector<Tensor>{to_dtype(g, src)}; });
+}
+
+Tensor clone(const Tensor& x) {
+  Tensor out = empty(x->shape, x->dtype, x->device);
+  backend(x).copy(x, out);
+  return record("CloneBackward0", out, {x}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{g}; });
+}
+
+Tensor contiguous(const Tensor& x) { return x->is_contiguous() ? x : clone(x); }
+
+void check_inplace(const Tensor& t, const char* op) {
+  if (grad_enabled() && t->requires_grad)
+    fail<RuntimeError>(op, ": a tensor that requires grad (shape ", shape_str(t->shape),
+                       ") cannot be modified in place while grad mode is on; wrap the update in reticulum.no_grad()");
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  check_inplace(dst, "copy_");
+  broadcast_shapes(dst->shape, src->shape, "copy_");
+  if (numel_of(broadcast_shapes(dst->shape, src->shape, "copy_")) != dst->numel())
+    fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ", shape_str(dst->shape));
+  // A source that overlaps the destination is copied out first.
+  Tensor s = src->storage == dst->storage ? cast_raw(clone(detach(src)), src->dtype) : src;
+  backend(dst).copy(broadcast_view(s, dst->shape), dst);
+}
+
+void fill_(const Tensor& dst, double v) {
+  check_inplace(dst, "fill_");
+  backend(dst).fill(dst, v);
+}
+
+}  // namespace rt

@@ -1,0 +1,79 @@
+// Creation ops. Random ones draw from the one seeded generator (random.cpp).
+#include <cmath>
+
+#include "reticulum/ops.h"
+
+namespace rt {
+
+Tensor full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  backend(t).fill(t, value);
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
+Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor zeros_like(const Tensor& t) { return zeros(t->shape, t->dtype); }
+Tensor ones_like(const Tensor& t) { return ones(t->shape, t->dtype); }
+
+Tensor arange(double start, double end, double step, DType dtype) {
+  if (step == 0) fail<ValueError>("arange: step must be nonzero");
+  if ((step > 0 && start > end) || (step < 0 && start < end))
+    fail<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end, ", step=", step, ")");
+  int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  Tensor t = empty({n}, DType::Float64);
+  double* p = t->data<double>();
+  for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  return to_dtype(t, dtype);
+}
+
+Tensor linspace(double start, double end, int64_t steps, DType dtype) {
+  if (steps < 0) fail<ValueError>("linspace: number of steps must be non-negative, got ", steps);
+  Tensor t = empty({steps}, DType::Float64);
+  double* p = t->data<double>();
+  double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  // Fill from both ends so the last point is exactly `end`, as PyTorch does.
+  for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+  return to_dtype(t, dtype);
+}
+
+Tensor eye(int64_t n, int64_t m, DType dtype) {
+  if (n < 0 || m < 0) fail<ValueError>("eye: n and m must be non-negative, got ", n, " and ", m);
+  Tensor t = zeros({n, m}, dtype);
+  Tensor diag = make_view(t, {std::min(n, m)}, {m + 1}, 0);
+  backend(t).fill(diag, 1.0);
+  return t;
+}
+
+static void require_float(DType d, const char* op) {
+  if (!is_floating(d)) fail<TypeError>(op, ": expected a floating point dtype, got ", dtype_name(d));
+}
+
+Tensor rand(const Shape& shape, DType dtype) {
+  require_float(dtype, "rand");
+  Tensor t = empty(shape, dtype);
+  backend(t).uniform(t, 0.0, 1.0);
+  return t;
+}
+
+Tensor randn(const Shape& shape, DType dtype) {
+  require_float(dtype, "randn");
+  Tensor t = empty(shape, dtype);
+  backend(t).normal(t, 0.0, 1.0);
+  return t;
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
+  if (high <= low) fail<ValueError>("randint: expected low < high, got low=", low, ", high=", high);
+  if (dtype == DType::Bool) fail<TypeError>("randint: bool dtype is not supported");
+  Tensor t = empty(shape, dtype);
+  backend(t).randint(t, low, high);
+  return t;
+}
+
+Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  backend(t).bernoulli(t, keep_prob);
+  return t;
+}
+
+}  // namespace rt

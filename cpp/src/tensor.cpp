@@ -1,0 +1,86 @@
+#include "reticulum/tensor.h"
+
+#include <cstdlib>
+
+#include "reticulum/backend.h"
+
+namespace rt {
+
+std::string device_str(const Device& d) { return d.type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(d.index); }
+
+std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
+  if (device.type != DeviceType::CPU) fail<RuntimeError>("allocate: device ", device_str(device), " is not available in this build");
+  auto s = std::make_shared<Storage>();
+  size_t rounded = (nbytes + 63) / 64 * 64;
+  s->data = rounded ? std::aligned_alloc(64, rounded) : nullptr;
+  if (rounded && !s->data) fail<RuntimeError>("allocate: out of memory requesting ", nbytes, " bytes");
+  s->nbytes = nbytes;
+  s->device = device;
+  s->deleter = [](void* p) { std::free(p); };
+  return s;
+}
+
+int64_t numel_of(const Shape& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+int64_t TensorImpl::numel() const { return numel_of(shape); }
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape st(shape.size());
+  int64_t acc = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    st[i] = acc;
+    acc *= shape[i];
+  }
+  return st;
+}
+
+bool TensorImpl::is_contiguous() const {
+  int64_t acc = 1;
+  for (int64_t i = ndim() - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != acc) return false;
+    acc *= shape[i];
+  }
+  return true;
+}
+
+Tensor empty(const Shape& shape, DType dtype, Device device) {
+  for (auto s : shape)
+    if (s < 0) fail<ValueError>("empty: negative dimension in shape ", shape_str(shape));
+  auto t = std::make_shared<TensorImpl>();
+  t->storage = allocate_storage(static_cast<size_t>(numel_of(shape)) * itemsize(dtype), device);
+  t->shape = shape;
+  t->strides = contiguous_strides(shape);
+  t->dtype = dtype;
+  t->device = device;
+  return t;
+}
+
+Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
+  auto v = std::make_shared<TensorImpl>();
+  v->storage = t->storage;
+  v->shape = std::move(shape);
+  v->strides = std::move(strides);
+  v->offset = offset;
+  v->dtype = t->dtype;
+  v->device = t->device;
+  return v;
+}
+
+Tensor detach(const Tensor& t) {
+  if (!t) return t;
+  return make_view(t, t->shape, t->strides, t->offset);
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  int64_t n = ndim == 0 ? 1 : ndim;  // a 0-d tensor accepts dim 0 and -1, as in PyTorch
+  if (dim < -n || dim >= n)
+    fail<IndexError>(op, ": dimension out of range (expected to be in range of [", -n, ", ", n - 1, "], but got ", dim, ")");
+  return dim < 0 ? dim + n : dim;
+}
+
+}  // namespace rt

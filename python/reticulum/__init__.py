@@ -1,0 +1,23 @@
+"""reticulum: a deep-learning framework with a C++17/Eigen core and a PyTorch-style API."""
+from . import _C
+from ._C import Tensor, dtype, device, from_numpy, manual_seed, set_num_threads, get_num_threads
+from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum
+from ._grad_mode import no_grad, enable_grad, set_grad_enabled
+from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from ._tensor import Size
+from ._creation import (tensor, as_tensor, zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint,
+                        zeros_like, ones_like, full_like, empty_like, rand_like, randn_like)
+from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, clamp, pow, square, sum, mean, var, std,
+                         max, min, argmax, argmin, softmax, log_softmax, reshape, transpose, permute, flatten, squeeze,
+                         unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
+from . import autograd, cuda, nn  # noqa: E402
+
+float32 = dtype.float32
+float64 = dtype.float64
+int64 = dtype.int64
+bool = dtype.bool  # noqa: A001  (torch.bool)
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+__version__ = "0.1.0"

@@ -1,0 +1,53 @@
+"""Grad-mode context managers (also usable as decorators), as in torch."""
+import functools
+
+from . import _C
+
+
+class _GradMode:
+    _enabled = True
+
+    def __enter__(self):
+        self._prev = _C.is_grad_enabled()
+        _C.set_grad_enabled(self._enabled)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self._prev)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Disables graph recording inside the block: results have requires_grad=False."""
+    _enabled = False
+
+
+class enable_grad(_GradMode):
+    """Re-enables graph recording inside a no_grad block."""
+    _enabled = True
+
+
+class set_grad_enabled(_GradMode):
+    """set_grad_enabled(mode): sets grad mode now; as a context manager, restores it on exit."""
+
+    def __init__(self, mode):
+        self._prev = _C.is_grad_enabled()
+        self._enabled = builtins_bool(mode)
+        _C.set_grad_enabled(self._enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_grad_enabled(self._prev)
+        return False
+
+
+builtins_bool = bool

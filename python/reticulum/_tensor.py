@@ -1,0 +1,315 @@
+"""Python-side Tensor methods: indexing, repr, conversions and conveniences that
+are thin compositions of C++ ops (the ops themselves live in the C++ core)."""
+import builtins
+from collections import namedtuple
+
+from . import _C
+from ._C import Tensor, dtype as _dtype
+
+Size = tuple  # shapes are plain tuples; the alias keeps torch.Size-style code working
+
+_MinMax = namedtuple("_MinMax", ["values", "indices"])
+
+
+def _np():
+    import numpy
+    return numpy
+
+
+# ---------------------------------------------------------------- indexing
+
+def _as_index_tensor(obj):
+    """An index given as list/ndarray/tensor, as an int64 or bool tensor."""
+    if isinstance(obj, Tensor):
+        t = obj
+    else:
+        np = _np()
+        arr = np.asarray(obj)
+        if arr.dtype.kind not in "iub":
+            raise IndexError(f"tensors used as indices must be int64 or bool, got a sequence of {arr.dtype}")
+        arr = arr.astype(bool if arr.dtype.kind == "b" else "int64")
+        t = _C._from_numpy_copy(np.ascontiguousarray(arr))
+    if t.dtype not in (_dtype.int64, _dtype.bool):
+        raise IndexError(f"tensors used as indices must be int64 or bool, got {t.dtype}")
+    return t
+
+
+def _parse_key(t, key):
+    """Applies ints, slices, None and Ellipsis as views; returns (view, [(dim, index_tensor), ...])."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    items = []
+    for k in key:
+        if isinstance(k, (Tensor, list)) or type(k).__name__ == "ndarray":
+            k = _as_index_tensor(k)
+        items.append(k)
+    consumed = builtins.sum(1 if not (k is None or k is Ellipsis) and not (isinstance(k, Tensor) and k.dtype == _dtype.bool)
+                            else (k.ndim if isinstance(k, Tensor) else 0) for k in items)
+    if builtins.sum(1 for k in items if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > t.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {t.ndim} (got {consumed})")
+    out, dim, adv = t, 0, []
+    for k in items:
+        if k is None:
+            out = out.unsqueeze(dim)
+            dim += 1
+        elif k is Ellipsis:
+            dim += t.ndim - consumed
+        elif isinstance(k, builtins.bool):
+            raise IndexError("indexing with a Python bool is not supported")
+        elif isinstance(k, int) or (hasattr(k, "__index__") and not isinstance(k, Tensor)):
+            out = out.select(dim, int(k))
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            if step <= 0:
+                raise ValueError("slice: step must be positive (negative steps are not supported, as in PyTorch)")
+            n = out.shape[dim]
+            start = 0 if k.start is None else int(k.start)
+            stop = n if k.stop is None else int(k.stop)
+            out = out._slice(dim, start, stop, step)
+            dim += 1
+        elif isinstance(k, Tensor):
+            if k.dtype == _dtype.bool:
+                if tuple(k.shape) != tuple(out.shape[dim:dim + k.ndim]):
+                    raise IndexError(f"the shape of the mask {tuple(k.shape)} does not match the shape of the indexed "
+                                     f"tensor {tuple(out.shape)} at dimension {dim}")
+                np = _np()
+                for j, nz in enumerate(np.nonzero(k.detach().numpy())):
+                    adv.append((dim + j, _C._from_numpy_copy(np.ascontiguousarray(nz, dtype="int64"))))
+                dim += k.ndim
+            else:
+                adv.append((dim, k))
+                dim += 1
+        else:
+            raise IndexError(f"only integers, slices, None, ..., and int64/bool tensors are valid indices (got {type(k).__name__})")
+    return out, adv
+
+
+def _advanced(t, adv):
+    """Gathers with one or more integer index tensors (NumPy rules for adjacent indices)."""
+    if len(adv) == 1:
+        d, idx = adv[0]
+        out = t.index_select(d, idx.reshape(-1))
+        return out.reshape(*t.shape[:d], *idx.shape, *t.shape[d + 1:])
+    dims = [d for d, _ in adv]
+    idxs = _C_broadcast([i for _, i in adv])
+    rest = [d for d in range(t.ndim) if d not in dims]
+    moved = t.permute(*dims, *rest)
+    lead = moved.shape[:len(dims)]
+    flat = moved.reshape(-1, *moved.shape[len(dims):])
+    linear = None
+    for j, i in enumerate(idxs):
+        n = lead[j]
+        i = _C.where(i < 0, i + n, i)
+        if bool((i < 0).sum().item()) or bool((i >= n).sum().item()):
+            raise IndexError(f"index out of range for dimension {dims[j]} with size {n}")
+        linear = i if linear is None else linear * n + i
+    out = flat.index_select(0, linear.reshape(-1)).reshape(*linear.shape, *flat.shape[1:])
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    if adjacent and dims[0] > 0:  # NumPy keeps adjacent advanced dims in place
+        nb = linear.ndim
+        order = list(range(nb, nb + dims[0])) + list(range(nb)) + list(range(nb + dims[0], out.ndim))
+        out = out.permute(*order)
+    return out
+
+
+def _C_broadcast(ts):
+    shape = ()
+    for t in ts:
+        shape = _broadcast_shape(shape, tuple(t.shape))
+    return [t.expand(*shape) for t in ts]
+
+
+def _broadcast_shape(a, b):
+    n = builtins.max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {a} and {b}")
+        out.append(builtins.max(x, y))
+    return tuple(out)
+
+
+def _getitem(self, key):
+    out, adv = _parse_key(self, key)
+    return _advanced(out, adv) if adv else out
+
+
+def _setitem(self, key, value):
+    from ._C import is_grad_enabled
+    if self.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"setitem: a tensor that requires grad (shape {tuple(self.shape)}) cannot be modified in place "
+                           "while grad mode is on; wrap the update in reticulum.no_grad()")
+    from ._grad_mode import no_grad
+    with no_grad():
+        view, adv = _parse_key(self, key)
+        src = value if isinstance(value, Tensor) else _scalar(value, self)
+        if not adv:
+            view.copy_(src)
+            return
+        if len(adv) == 1:
+            d, idx = adv[0]
+            vals = src if src.ndim == 0 else _reshape_values(src, idx, view, d)
+            view._index_copy_(d, idx.reshape(-1), vals)
+            return
+        raise IndexError("setitem: assignment with more than one index tensor is not supported; use where() instead")
+
+
+def _reshape_values(src, idx, view, d):
+    """Values for x[..., idx, ...] = src, laid out with idx flattened."""
+    want = (*view.shape[:d], *idx.shape, *view.shape[d + 1:])
+    full = src.expand(*want) if tuple(src.shape) != want else src
+    return full.reshape(*view.shape[:d], -1, *view.shape[d + 1:])
+
+
+def _scalar(value, like):
+    np = _np()
+    if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray):
+        from ._creation import tensor
+        return tensor(value, dtype=like.dtype)
+    return _C.full((), float(value), like.dtype)
+
+
+# ---------------------------------------------------------------- printing & conversion
+
+def _repr(self):
+    np = _np()
+    a = self.detach().numpy()
+    if self.ndim == 0:
+        body = _fmt_scalar(a.item(), self.dtype)
+    else:
+        opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        if self.dtype.is_floating_point:
+            opts.update(precision=4, floatmode="maxprec_equal" if _all_integral(a) else "fixed", suppress_small=True)
+        body = np.array2string(a, **opts)
+    extras = []
+    if self.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool):
+        extras.append(f"dtype={self.dtype!r}")
+    if self.numel() == 0:
+        extras.insert(0, f"size={tuple(self.shape)}")
+    if self.grad_fn is not None:
+        extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+    elif self.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _all_integral(a):
+    np = _np()
+    f = a[np.isfinite(a)]
+    return f.size == 0 or bool(np.all(f == np.round(f)))
+
+
+def _fmt_scalar(v, dt):
+    if dt.is_floating_point:
+        return f"{v:.0f}." if float(v).is_integer() else f"{v:.4f}"
+    return str(v)
+
+
+def _tolist(self):
+    return self.detach().numpy().tolist()
+
+
+def _len(self):
+    if self.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _iter(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self.select(0, i) for i in range(self.shape[0]))
+
+
+def _bool(self):
+    if self.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {self.numel()} values is ambiguous")
+    return builtins.bool(self.item())
+
+
+def _index(self):
+    if self.dtype not in (_dtype.int64, _dtype.bool) or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(self.item())
+
+
+def _array(self, dtype=None, copy=None):
+    a = self.detach().numpy()
+    return a.astype(dtype) if dtype is not None else a
+
+
+def _to(self, *args, **kwargs):
+    """to(dtype), to(device), to(other_tensor), to(device, dtype)."""
+    target = None
+    for a in list(args) + [kwargs.get("dtype"), kwargs.get("device")]:
+        if a is None:
+            continue
+        if isinstance(a, _dtype):
+            target = a
+        elif isinstance(a, Tensor):
+            target = a.dtype
+        else:
+            d = a if isinstance(a, _C.device) else _C.device(str(a))
+            if d.type != "cpu":
+                raise RuntimeError(f"to(): device {d} is not available in this build")
+    return self if target is None or target == self.dtype else self._to_dtype(target)
+
+
+def _size(self, dim=None):
+    return tuple(self.shape) if dim is None else self.shape[dim]
+
+
+def _max(self, dim=None, keepdim=False):
+    if isinstance(dim, Tensor):
+        return _C.maximum(self, dim)
+    if dim is None:
+        return self._max_all()
+    return _MinMax(*self._max_dim(dim, keepdim))
+
+
+def _min(self, dim=None, keepdim=False):
+    if isinstance(dim, Tensor):
+        return _C.minimum(self, dim)
+    if dim is None:
+        return self._min_all()
+    return _MinMax(*self._min_dim(dim, keepdim))
+
+
+def _std(self, dim=None, unbiased=None, *, correction=None, keepdim=False):
+    return self.var(dim, unbiased, correction=correction, keepdim=keepdim).sqrt()
+
+
+def _masked_fill(self, mask, value):
+    v = value if isinstance(value, Tensor) else _C.full((), float(value), self.dtype)
+    return _C.where(mask, v, self)
+
+
+def _type_as(self, other):
+    return self._to_dtype(other.dtype)
+
+
+def _new_tensor(self, data, dtype=None, requires_grad=False):
+    from ._creation import tensor
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def _cpu(self):
+    return self
+
+
+def _leaky_relu(self, negative_slope=0.01):
+    return _C.leaky_relu(self, negative_slope)
+
+
+for _name, _fn in {
+    "__getitem__": _getitem, "__setitem__": _setitem, "__repr__": _repr, "__str__": _repr,
+    "tolist": _tolist, "__len__": _len, "__iter__": _iter, "__bool__": _bool, "__float__": lambda s: float(s.item()),
+    "__int__": lambda s: int(s.item()), "__index__": _index, "__array__": _array, "to": _to, "size": _size,
+    "max": _max, "min": _min, "std": _std, "masked_fill": _masked_fill, "type_as": _type_as, "new_tensor": _new_tensor,
+    "cpu": _cpu, "leaky_relu": _leaky_relu,
+    "__array_priority__": 1000,
+}.items():
+    setattr(Tensor, _name, _fn)

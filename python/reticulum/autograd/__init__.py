@@ -1,0 +1,6 @@
+"""Autograd utilities: custom differentiable functions and finite-difference gradient checks."""
+from .function import Function, FunctionCtx
+from .gradcheck import gradcheck, GradcheckError
+from .._grad_mode import no_grad, enable_grad, set_grad_enabled
+
+__all__ = ["Function", "FunctionCtx", "gradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled"]
