@@ -173,4 +173,5 @@ PYBIND11_MODULE(_C, m) {
   py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor", py::dynamic_attr());
   rt::bind::bind_tensor(m, cls);
   rt::bind::bind_functions(m);
+  rt::bind::bind_nn(m);
 }

@@ -69,7 +69,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if arr.dtype == object:
         raise TypeError(f"tensor(): can't convert {type(data).__name__} with non-numeric elements to a tensor")
     dt = dtype if dtype is not None else _infer_dtype(arr, is_array)
-    arr = np.ascontiguousarray(arr, dtype=_numpy_dtype(dt))
+    arr = np.asarray(arr, dtype=_numpy_dtype(dt), order="C")
     return _finish(_C._from_numpy_copy(arr), requires_grad)
 
 

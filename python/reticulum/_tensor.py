@@ -28,7 +28,7 @@ def _as_index_tensor(obj):
         if arr.dtype.kind not in "iub":
             raise IndexError(f"tensors used as indices must be int64 or bool, got a sequence of {arr.dtype}")
         arr = arr.astype(bool if arr.dtype.kind == "b" else "int64")
-        t = _C._from_numpy_copy(np.ascontiguousarray(arr))
+        t = _C._from_numpy_copy(np.asarray(arr, order="C"))
     if t.dtype not in (_dtype.int64, _dtype.bool):
         raise IndexError(f"tensors used as indices must be int64 or bool, got {t.dtype}")
     return t
@@ -76,7 +76,7 @@ def _parse_key(t, key):
                                      f"tensor {tuple(out.shape)} at dimension {dim}")
                 np = _np()
                 for j, nz in enumerate(np.nonzero(k.detach().numpy())):
-                    adv.append((dim + j, _C._from_numpy_copy(np.ascontiguousarray(nz, dtype="int64"))))
+                    adv.append((dim + j, _C._from_numpy_copy(np.asarray(nz, dtype="int64", order="C"))))
                 dim += k.ndim
             else:
                 adv.append((dim, k))

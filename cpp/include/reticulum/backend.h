@@ -6,7 +6,7 @@
 namespace rt {
 
 enum class UnaryOp : int8_t {
-  Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside
+  Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside, Softplus
 };
 enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
 enum class CompareOp : int8_t { Eq, Ne, Lt, Le, Gt, Ge };
@@ -14,6 +14,20 @@ enum class ReduceOp : int8_t { Sum, Max, Min, ArgMax, ArgMin };
 
 // Scalar parameters of a unary op (leaky slope, clamp bounds, exponent, heaviside value).
 struct UnaryArgs { double a = 0, b = 0; };
+
+// Convolution geometry, always 3 spatial dims (1-d/2-d convs pad the leading ones with 1s).
+struct ConvGeom {
+  int64_t N = 1, C = 1, O = 1, groups = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, pad[3] = {0, 0, 0}, dil[3] = {1, 1, 1};
+};
+
+// Pooling geometry over [N*C planes, H, W].
+struct PoolGeom {
+  int64_t planes = 1, H = 1, W = 1, OH = 1, OW = 1;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool count_include_pad = true;
+};
 
 struct Backend {
   // dst[i] = src[i] with dtype conversion; both any strides, same shape.
@@ -39,6 +53,30 @@ struct Backend {
   // Gather/scatter of slices along the middle axis: out[o, j, i] = x[o, idx[j], i]; add-back for the gradient.
   void (*index_select)(const Tensor& x, const Tensor& idx, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
   void (*index_add)(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+  // NN kernels (contiguous operands). Convolution: x [N,C,*in], w [O,C/g,*k], b [O] or null.
+  void (*conv_forward)(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& out);
+  // Any of gx/gw/gb may be null (not needed); gw and gb are overwritten.
+  void (*conv_backward)(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb);
+  void (*max_pool2d)(const PoolGeom& g, const Tensor& x, const Tensor& out, const Tensor& idx);
+  void (*max_pool2d_backward)(const PoolGeom& g, const Tensor& gy, const Tensor& idx, const Tensor& gx);
+  void (*avg_pool2d)(const PoolGeom& g, const Tensor& x, const Tensor& out);
+  void (*avg_pool2d_backward)(const PoolGeom& g, const Tensor& gy, const Tensor& gx);
+  // Adaptive average pooling: windows [floor(i*H/OH), ceil((i+1)*H/OH)).
+  void (*adaptive_avg_pool2d)(const PoolGeom& g, const Tensor& x, const Tensor& out);
+  void (*adaptive_avg_pool2d_backward)(const PoolGeom& g, const Tensor& gy, const Tensor& gx);
+  // Batch norm over x viewed as [N, C, L]. Training: batch stats into mean/invstd (and the
+  // running stats, if given, updated in place); eval: running stats are used.
+  void (*batch_norm)(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rmean, const Tensor& rvar, bool training,
+                     double momentum, double eps, const Tensor& out, const Tensor& mean, const Tensor& invstd);
+  void (*batch_norm_backward)(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean, const Tensor& invstd, bool training,
+                              const Tensor& gx, const Tensor& gw, const Tensor& gb);
+  // Negative log-likelihood (with label smoothing) over logp [N, C, L] and target [N, L]:
+  // per-element losses into `loss` [N, L] and per-element weights w[t] into `wsum` [N, L].
+  void (*nll_loss)(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing,
+                   const Tensor& loss, const Tensor& wt);
+  // gx [N, C, L] from per-element upstream gradients g [N, L].
+  void (*nll_loss_backward)(const Tensor& g, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing,
+                            const Tensor& gx);
   // Random fills from the global generator.
   void (*uniform)(const Tensor& dst, double low, double high);
   void (*normal)(const Tensor& dst, double mean, double std);

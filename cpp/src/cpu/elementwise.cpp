@@ -65,6 +65,7 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
           case UnaryOp::Sqrt: o = x.sqrt(); break;
           case UnaryOp::Sigmoid: o = x.logistic(); break;
           case UnaryOp::Tanh: o = x.tanh(); break;
+          case UnaryOp::Softplus: o = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
           case UnaryOp::PowScalar:
             if (A == T(2)) o = x.square();
             else if (A == T(1)) o = x;
@@ -101,6 +102,7 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
     case UnaryOp::LeakyRelu: g = (x > T(0)).select(gy, gy * A); break;
     case UnaryOp::Sigmoid: g = gy * y * (T(1) - y); break;
     case UnaryOp::Tanh: g = gy * (T(1) - y.square()); break;
+    case UnaryOp::Softplus: g = gy * x.logistic(); break;
     case UnaryOp::Clamp: g = ((x >= A) && (x <= B)).select(gy, T(0)); break;
     case UnaryOp::PowScalar:
       if (A == T(2)) g = gy * T(2) * x;

@@ -1,6 +1,24 @@
-"""Stateless neural-network functions with torch.nn.functional's names and signatures."""
+"""Stateless neural-network functions with torch.nn.functional's names, signatures and
+semantics. The heavy ops (conv, pooling, batch norm, linear, nll/cross-entropy) are
+single C++ nodes; the elementwise losses are compositions of differentiable ops."""
 from .. import _C
+from .._C import Tensor
 
+_nn = _C.nn
+
+
+def _tuple(v, n, name):
+    if isinstance(v, int):
+        return [v] * n
+    v = list(v)
+    if len(v) == 1:
+        return v * n
+    if len(v) != n:
+        raise ValueError(f"{name}: expected an int or {n} values, got {tuple(v)}")
+    return [int(x) for x in v]
+
+
+# ---------------------------------------------------------------- activations
 
 def relu(input, inplace=False):  # noqa: A002
     return input.relu()
@@ -18,6 +36,10 @@ def tanh(input):  # noqa: A002
     return input.tanh()
 
 
+def softplus(input):  # noqa: A002
+    return _nn.softplus(input)
+
+
 def heaviside(input, values):  # noqa: A002
     return _C.heaviside(input, values)
 
@@ -28,3 +50,174 @@ def softmax(input, dim):  # noqa: A002
 
 def log_softmax(input, dim):  # noqa: A002
     return input.log_softmax(dim)
+
+
+# ---------------------------------------------------------------- linear & convolution
+
+def linear(input, weight, bias=None):  # noqa: A002
+    return _nn.linear(input, weight, bias)
+
+
+def _conv(nd, input, weight, bias, stride, padding, dilation, groups):  # noqa: A002
+    name = f"conv{nd}d"
+    stride, dilation = _tuple(stride, nd, name), _tuple(dilation, nd, name)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = [0] * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            ks = weight.shape[2:]
+            totals = [d * (k - 1) for d, k in zip(dilation, ks)]
+            if any(t % 2 for t in totals):
+                raise ValueError(f"{name}: padding='same' needs an odd effective kernel size here (kernel {tuple(ks)}, "
+                                 f"dilation {tuple(dilation)}); pad the input explicitly instead")
+            padding = [t // 2 for t in totals]
+        else:
+            raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got '{padding}'")
+    else:
+        padding = _tuple(padding, nd, name)
+    return _nn.conv(nd, input, weight, bias, stride, padding, dilation, int(groups))
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
+
+
+# ---------------------------------------------------------------- pooling
+
+def _pool_args(kernel_size, stride, padding, n, name):
+    k = _tuple(kernel_size, n, name)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tuple(stride, n, name)
+    return k, s, _tuple(padding, n, name)
+
+
+def _check_1d(input, name):  # noqa: A002
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2-d (unbatched) or 3-d input [N, C, L], got shape {tuple(input.shape)}")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
+    if dilation not in (1, (1, 1), [1, 1]) or return_indices:
+        raise ValueError("max_pool2d: dilation != 1 and return_indices are not supported")
+    k, s, p = _pool_args(kernel_size, stride, padding, 2, "max_pool2d")
+    return _nn.max_pool2d(input, k, s, p, bool(ceil_mode), "max_pool2d")
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):  # noqa: A002
+    if dilation not in (1, (1,), [1]) or return_indices:
+        raise ValueError("max_pool1d: dilation != 1 and return_indices are not supported")
+    _check_1d(input, "max_pool1d")
+    k, s, p = _pool_args(kernel_size, stride, padding, 1, "max_pool1d")
+    return _nn.max_pool2d(input.unsqueeze(-2), [1, k[0]], [1, s[0]], [0, p[0]], bool(ceil_mode), "max_pool1d").squeeze(-2)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):  # noqa: A002
+    if divisor_override is not None:
+        raise ValueError("avg_pool2d: divisor_override is not supported")
+    k, s, p = _pool_args(kernel_size, stride, padding, 2, "avg_pool2d")
+    return _nn.avg_pool2d(input, k, s, p, bool(ceil_mode), bool(count_include_pad), "avg_pool2d")
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):  # noqa: A002
+    _check_1d(input, "avg_pool1d")
+    k, s, p = _pool_args(kernel_size, stride, padding, 1, "avg_pool1d")
+    return _nn.avg_pool2d(input.unsqueeze(-2), [1, k[0]], [1, s[0]], [0, p[0]], bool(ceil_mode), bool(count_include_pad),
+                          "avg_pool1d").squeeze(-2)
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    oh, ow = _tuple(output_size, 2, "adaptive_avg_pool2d")
+    h, w = input.shape[-2:]
+    return _nn.adaptive_avg_pool2d(input, h if oh is None else oh, w if ow is None else ow)
+
+
+# ---------------------------------------------------------------- normalization & dropout
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):  # noqa: A002
+    return _nn.batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return _nn.dropout(input, float(p), bool(training), False)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    return _nn.dropout(input, float(p), bool(training), True)
+
+
+# ---------------------------------------------------------------- losses
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+
+
+def _check_same_shape(input, target, name):  # noqa: A002
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a Tensor, got {type(target).__name__}")
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} must match")
+
+
+def mse_loss(input, target, reduction="mean"):  # noqa: A002
+    _check_same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):  # noqa: A002
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
+    """-(y log p + (1 - y) log(1 - p)) with logs clamped at -100, as PyTorch."""
+    _check_same_shape(input, target, "binary_cross_entropy")
+    with _C_no_grad():
+        lo, hi = input.min().item() if input.numel() else 0.0, input.max().item() if input.numel() else 0.0
+    if lo < 0 or hi > 1:
+        raise ValueError(f"binary_cross_entropy: all input values must be between 0 and 1 (got range [{lo:.4g}, {hi:.4g}])")
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
+    """(1 - y) x + (1 + (pw - 1) y) softplus(-x): stable for any logit."""
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    sp = _nn.softplus(-input)
+    if pos_weight is not None:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  # noqa: A002
+    return _nn.nll_loss(input, target, weight, reduction, int(ignore_index))
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):  # noqa: A002
+    return _nn.cross_entropy(input, target, weight, reduction, int(ignore_index), float(label_smoothing))
+
+
+def _C_no_grad():
+    from .._grad_mode import no_grad
+    return no_grad()

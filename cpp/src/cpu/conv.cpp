@@ -1,0 +1,201 @@
+// Convolution as im2col/vol2col + GEMM. Threads split the batch: each sample's
+// GEMM runs on one core (Eigen does not nest), so no large shared column buffer and
+// no layout copies; with a single sample Eigen threads the GEMM itself.
+#include <Eigen/Core>
+#include <cstring>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/strided.h"
+
+namespace rt::cpu {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Map = Eigen::Map<RowMat<T>, Eigen::Unaligned>;
+template <class T>
+using CMap = Eigen::Map<const RowMat<T>, Eigen::Unaligned>;
+
+static int64_t col_rows(const ConvGeom& g) { return g.C / g.groups * g.k[0] * g.k[1] * g.k[2]; }
+static int64_t out_len(const ConvGeom& g) { return g.out[0] * g.out[1] * g.out[2]; }
+static int64_t in_len(const ConvGeom& g) { return g.in[0] * g.in[1] * g.in[2]; }
+static bool is_pointwise(const ConvGeom& g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.k[d] != 1 || g.stride[d] != 1 || g.pad[d] != 0) return false;
+  return true;
+}
+
+// cols [C*kd*kh*kw, L] for the channels [c0, c0 + cn) of one sample.
+template <class T>
+static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* cols) {
+  const int64_t L = out_len(g), OW = g.out[2];
+  int64_t row = 0;
+  for (int64_t c = c0; c < c0 + cn; ++c) {
+    const T* xc = x + c * in_len(g);
+    for (int64_t kd = 0; kd < g.k[0]; ++kd)
+      for (int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
+          T* dst = cols + row * L;
+          for (int64_t od = 0; od < g.out[0]; ++od) {
+            int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+            for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+              int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+              T* d = dst + (od * g.out[1] + oh) * OW;
+              if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                std::fill(d, d + OW, T(0));
+                continue;
+              }
+              const T* src = xc + (id * g.in[1] + ih) * g.in[2];
+              const int64_t off = kw * g.dil[2] - g.pad[2], s = g.stride[2];
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                int64_t iw = ow * s + off;
+                d[ow] = (iw >= 0 && iw < g.in[2]) ? src[iw] : T(0);
+              }
+            }
+          }
+        }
+  }
+}
+
+// The adjoint of im2col: accumulates cols back into the sample's input gradient.
+template <class T>
+static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* gx) {
+  const int64_t L = out_len(g), OW = g.out[2];
+  int64_t row = 0;
+  for (int64_t c = c0; c < c0 + cn; ++c) {
+    T* gc = gx + c * in_len(g);
+    for (int64_t kd = 0; kd < g.k[0]; ++kd)
+      for (int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
+          const T* src = cols + row * L;
+          for (int64_t od = 0; od < g.out[0]; ++od) {
+            int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+            if (id < 0 || id >= g.in[0]) continue;
+            for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+              int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+              if (ih < 0 || ih >= g.in[1]) continue;
+              const T* s = src + (od * g.out[1] + oh) * OW;
+              T* d = gc + (id * g.in[1] + ih) * g.in[2];
+              const int64_t off = kw * g.dil[2] - g.pad[2], st = g.stride[2];
+              for (int64_t ow = 0; ow < OW; ++ow) {
+                int64_t iw = ow * st + off;
+                if (iw >= 0 && iw < g.in[2]) d[iw] += s[ow];
+              }
+            }
+          }
+        }
+  }
+}
+
+// Runs body(n, scratch) over samples, threads splitting the batch when there are several.
+template <class T, class F>
+static void over_batch(const ConvGeom& g, int64_t scratch_elems, F&& body) {
+  const bool threads = g.N > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
+  if (!threads) {
+    std::vector<T> scratch(static_cast<size_t>(scratch_elems));
+    for (int64_t n = 0; n < g.N; ++n) body(n, scratch.data(), 0);
+    return;
+  }
+#pragma omp parallel
+  {
+    std::vector<T> scratch(static_cast<size_t>(scratch_elems));
+    const int tid = omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.N; ++n) body(n, scratch.data(), tid);
+  }
+}
+
+template <class T>
+static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& outt) {
+  const T* x = xt->data<T>();
+  const T* w = wt->data<T>();
+  const T* b = bt ? bt->data<T>() : nullptr;
+  T* out = outt->data<T>();
+  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups, Cg = g.C / g.groups, IL = in_len(g);
+  const bool pw = is_pointwise(g);
+  over_batch<T>(g, pw ? 0 : K * L, [&](int64_t n, T* cols, int) {
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      const T* src;
+      if (pw) {
+        src = x + (n * g.C + gi * Cg) * IL;
+      } else {
+        im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
+        src = cols;
+      }
+      Map<T> o(out + (n * g.O + gi * Og) * L, Og, L);
+      o.noalias() = CMap<T>(w + gi * Og * K, Og, K) * CMap<T>(src, K, L);
+      if (b)
+        for (int64_t oc = 0; oc < Og; ++oc) o.row(oc).array() += b[gi * Og + oc];
+    }
+  });
+}
+
+template <class T>
+static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& gyt, const Tensor& gxt, const Tensor& gwt,
+                            const Tensor& gbt) {
+  const T* x = xt->data<T>();
+  const T* w = wt->data<T>();
+  const T* gy = gyt->data<T>();
+  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups, Cg = g.C / g.groups, IL = in_len(g);
+  const bool pw = is_pointwise(g);
+  const int nt = (g.N > 1 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
+  // Per-thread weight/bias gradient partials, summed at the end (deterministic order).
+  std::vector<std::vector<T>> gw_part(gwt ? nt : 0, std::vector<T>(static_cast<size_t>(g.O * K), T(0)));
+  std::vector<std::vector<T>> gb_part(gbt ? nt : 0, std::vector<T>(static_cast<size_t>(g.O), T(0)));
+  if (gxt) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));
+  over_batch<T>(g, pw ? 0 : 2 * K * L, [&](int64_t n, T* scratch, int tid) {
+    T* cols = scratch;
+    T* gcols = scratch + K * L;
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      CMap<T> gyg(gy + (n * g.O + gi * Og) * L, Og, L);
+      CMap<T> wg(w + gi * Og * K, Og, K);
+      if (gwt) {
+        const T* src;
+        if (pw) {
+          src = x + (n * g.C + gi * Cg) * IL;
+        } else {
+          im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
+          src = cols;
+        }
+        Map<T> gwg(gw_part[tid].data() + gi * Og * K, Og, K);
+        gwg.noalias() += gyg * CMap<T>(src, K, L).transpose();
+      }
+      if (gbt)
+        for (int64_t oc = 0; oc < Og; ++oc) gb_part[tid][gi * Og + oc] += gyg.row(oc).sum();
+      if (gxt) {
+        T* gxn = gxt->data<T>() + (n * g.C + gi * Cg) * IL;
+        if (pw) {
+          Map<T>(gxn, K, L).noalias() += wg.transpose() * gyg;
+        } else {
+          Map<T>(gcols, K, L).noalias() = wg.transpose() * gyg;
+          col2im(g, gcols, 0, Cg, gxn);
+        }
+      }
+    }
+  });
+  if (gwt) {
+    T* o = gwt->data<T>();
+    std::fill(o, o + g.O * K, T(0));
+    for (auto& p : gw_part)
+      for (int64_t i = 0; i < g.O * K; ++i) o[i] += p[i];
+  }
+  if (gbt) {
+    T* o = gbt->data<T>();
+    std::fill(o, o + g.O, T(0));
+    for (auto& p : gb_part)
+      for (int64_t i = 0; i < g.O; ++i) o[i] += p[i];
+  }
+}
+
+void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& out) {
+  if (x->dtype == DType::Float64) conv_forward_t<double>(g, x, w, b, out);
+  else conv_forward_t<float>(g, x, w, b, out);
+}
+
+void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+  if (x->dtype == DType::Float64) conv_backward_t<double>(g, x, w, gy, gx, gw, gb);
+  else conv_backward_t<float>(g, x, w, gy, gx, gw, gb);
+}
+
+}  // namespace rt::cpu

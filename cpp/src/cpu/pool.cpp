@@ -1,0 +1,157 @@
+// Max/average/adaptive-average pooling over [planes, H, W], threaded over planes.
+#include <limits>
+
+#include "cpu/kernels.h"
+#include "cpu/strided.h"
+
+namespace rt::cpu {
+
+template <class F>
+static void over_planes(const PoolGeom& g, F&& f) {
+  parallel_range(g.planes, g.OH * g.OW * g.kh * g.kw + g.H * g.W, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) f(p);
+  });
+}
+
+void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Tensor& idx) {
+  dispatch_float(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* xp = x->data<T>() + p * g.H * g.W;
+      T* op = out->data<T>() + p * g.OH * g.OW;
+      int64_t* ip = idx->data<int64_t>() + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0 = oh * g.sh - g.ph, h1 = std::min(h0 + g.kh, g.H);
+        h0 = std::max<int64_t>(h0, 0);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0 = ow * g.sw - g.pw, w1 = std::min(w0 + g.kw, g.W);
+          w0 = std::max<int64_t>(w0, 0);
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t bi = h0 * g.W + w0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) {
+              T v = xp[h * g.W + w];
+              if (v > best || v != v) {
+                best = v;
+                bi = h * g.W + w;
+                if (v != v) goto done;
+              }
+            }
+        done:
+          op[oh * g.OW + ow] = best;
+          ip[oh * g.OW + ow] = bi;
+        }
+      }
+    });
+  });
+}
+
+void max_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& idx, const Tensor& gx) {
+  dispatch_float(gy->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* gp = gy->data<T>() + p * g.OH * g.OW;
+      const int64_t* ip = idx->data<int64_t>() + p * g.OH * g.OW;
+      T* xp = gx->data<T>() + p * g.H * g.W;
+      std::fill(xp, xp + g.H * g.W, T(0));
+      for (int64_t i = 0; i < g.OH * g.OW; ++i) xp[ip[i]] += gp[i];
+    });
+  });
+}
+
+// PyTorch's window and divisor rules (windows may overhang the padding in ceil mode).
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, div;
+};
+static AvgWindow avg_window(const PoolGeom& g, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
+  int64_t pool = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.H);
+  w1 = std::min(w1, g.W);
+  return {h0, h1, w0, w1, g.count_include_pad ? pool : (h1 - h0) * (w1 - w0)};
+}
+
+void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
+  dispatch_float(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* xp = x->data<T>() + p * g.H * g.W;
+      T* op = out->data<T>() + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          AvgWindow a = avg_window(g, oh, ow);
+          T s = 0;
+          for (int64_t h = a.h0; h < a.h1; ++h)
+            for (int64_t w = a.w0; w < a.w1; ++w) s += xp[h * g.W + w];
+          op[oh * g.OW + ow] = a.div > 0 ? s / static_cast<T>(a.div) : T(0);
+        }
+    });
+  });
+}
+
+void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
+  dispatch_float(gy->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* gp = gy->data<T>() + p * g.OH * g.OW;
+      T* xp = gx->data<T>() + p * g.H * g.W;
+      std::fill(xp, xp + g.H * g.W, T(0));
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          AvgWindow a = avg_window(g, oh, ow);
+          if (a.div <= 0) continue;
+          T v = gp[oh * g.OW + ow] / static_cast<T>(a.div);
+          for (int64_t h = a.h0; h < a.h1; ++h)
+            for (int64_t w = a.w0; w < a.w1; ++w) xp[h * g.W + w] += v;
+        }
+    });
+  });
+}
+
+static inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
+static inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+void adaptive_avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
+  dispatch_float(x->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* xp = x->data<T>() + p * g.H * g.W;
+      T* op = out->data<T>() + p * g.OH * g.OW;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0 = ad_start(oh, g.H, g.OH), h1 = ad_end(oh, g.H, g.OH);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0 = ad_start(ow, g.W, g.OW), w1 = ad_end(ow, g.W, g.OW);
+          T s = 0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) s += xp[h * g.W + w];
+          op[oh * g.OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
+        }
+      }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
+  dispatch_float(gy->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    over_planes(g, [&](int64_t p) {
+      const T* gp = gy->data<T>() + p * g.OH * g.OW;
+      T* xp = gx->data<T>() + p * g.H * g.W;
+      std::fill(xp, xp + g.H * g.W, T(0));
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t h0 = ad_start(oh, g.H, g.OH), h1 = ad_end(oh, g.H, g.OH);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t w0 = ad_start(ow, g.W, g.OW), w1 = ad_end(ow, g.W, g.OW);
+          T v = gp[oh * g.OW + ow] / static_cast<T>((h1 - h0) * (w1 - w0));
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) xp[h * g.W + w] += v;
+        }
+      }
+    });
+  });
+}
+
+}  // namespace rt::cpu
