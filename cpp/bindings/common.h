@@ -23,5 +23,6 @@ Tensor as_tensor_arg(const py::handle& v, const Tensor& like, const char* op);
 void bind_tensor(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorImpl>>& cls);
 void bind_functions(py::module_& m);
 void bind_nn(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace rt::bind

@@ -9,6 +9,8 @@
 namespace rt::bind {
 
 static DType dtype_of_numpy(const py::array& a) {
+  if (!a.dtype().attr("isnative").cast<bool>())
+    fail<ValueError>("from_numpy: arrays with non-native byte order (", std::string(py::str(a.dtype())), ") are not supported; use a.astype(a.dtype.newbyteorder('='))");
   auto k = a.dtype().kind();
   auto sz = a.dtype().itemsize();
   if (k == 'f' && sz == 4) return DType::Float32;
@@ -170,8 +172,9 @@ PYBIND11_MODULE(_C, m) {
       .def("__str__", [](const Device& d) { return device_str(d); })
       .def("__repr__", [](const Device& d) { return "device(type='" + std::string(d.type == DeviceType::CPU ? "cpu" : "cuda") + "')"; });
 
-  py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor", py::dynamic_attr());
+  py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
   rt::bind::bind_tensor(m, cls);
   rt::bind::bind_functions(m);
   rt::bind::bind_nn(m);
+  rt::bind::bind_optim(m);
 }

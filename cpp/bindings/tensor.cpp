@@ -148,7 +148,14 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("flatten", [](const Tensor& t, int64_t s, int64_t e) { return flatten(t, s, e); }, py::arg("start_dim") = 0, py::arg("end_dim") = -1)
       .def("squeeze", [](const Tensor& t, std::optional<int64_t> d) { return squeeze(t, d); }, py::arg("dim") = py::none())
       .def("unsqueeze", [](const Tensor& t, int64_t d) { return unsqueeze(t, d); })
-      .def("narrow", [](const Tensor& t, int64_t d, int64_t s, int64_t l) { return slice(t, d, s, s + l, 1); })
+      .def("narrow", [](const Tensor& t, int64_t d, int64_t s, int64_t l) {
+        if (t->ndim() == 0) fail<IndexError>("narrow: cannot narrow a 0-d tensor");
+        int64_t n = t->shape[wrap_dim(d, t->ndim(), "narrow")];
+        if (s < 0) s += n;
+        if (s < 0 || l < 0 || s + l > n)
+          fail<IndexError>("narrow: start (", s, ") + length (", l, ") exceeds dimension size (", n, ") of shape ", shape_str(t->shape));
+        return slice(t, d, s, s + l, 1);
+      })
       .def("_slice", [](const Tensor& t, int64_t d, int64_t s, int64_t e, int64_t st) { return slice(t, d, s, e, st); })
       .def("select", [](const Tensor& t, int64_t d, int64_t i) { return select(t, d, i); })
       .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return index_select(t, d, i); })
@@ -185,12 +192,16 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("matmul", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease())
       .def("pow", [](const Tensor& a, py::object e) -> Tensor {
         if (py::isinstance<TensorImpl>(e)) return pow(a, e.cast<Tensor>());
+        if (py::isinstance<py::float_>(e) && !is_floating(a->dtype)) return pow_scalar(to_dtype(a, DType::Float32), e.cast<double>());
         return pow_scalar(a, e.cast<double>());
       })
       // ---- in place (never recorded)
       .def("zero_", [](const Tensor& t) { fill_(t, 0.0); return t; })
       .def("fill_", [](const Tensor& t, double v) { fill_(t, v); return t; })
       .def("copy_", [](const Tensor& t, const Tensor& s) { copy_(t, s); return t; })
+      .def("uniform_", [](const Tensor& t, double a, double b) { random_fill_(t, false, a, b); return t; }, py::arg("a") = 0.0, py::arg("b") = 1.0)
+      .def("normal_", [](const Tensor& t, double mean, double std) { random_fill_(t, true, mean, std); return t; }, py::arg("mean") = 0.0,
+           py::arg("std") = 1.0)
       .def("_index_copy_", [](const Tensor& t, int64_t d, const Tensor& i, const Tensor& s) { index_copy_(t, d, i, s); });
 
   // In-place arithmetic writes through a temporary (so broadcasting/promotion are checked once).
@@ -229,11 +240,12 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }).def("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
   c.def("__pow__", [](const Tensor& a, py::object e) -> py::object {
     if (py::isinstance<TensorImpl>(e)) return py::cast(pow(a, e.cast<Tensor>()));
+    if (py::isinstance<py::float_>(e) && !is_floating(a->dtype)) return py::cast(pow_scalar(to_dtype(a, DType::Float32), e.cast<double>()));
     if (py::isinstance<py::int_>(e) || py::isinstance<py::float_>(e)) return py::cast(pow_scalar(a, e.cast<double>()));
     return py::reinterpret_borrow<py::object>(Py_NotImplemented);
   });
   c.def("__rpow__", [](const Tensor& a, py::object s) -> py::object {
-    if (py::isinstance<py::int_>(s) || py::isinstance<py::float_>(s)) return py::cast(rpow_scalar(a, s.cast<double>()));
+    if (py::isinstance<py::int_>(s) || py::isinstance<py::float_>(s)) return py::cast(pow(scalar_like(s, a, "pow"), a));
     return py::reinterpret_borrow<py::object>(Py_NotImplemented);
   });
   c.def("__matmul__", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease());

@@ -10,6 +10,21 @@ namespace {
 thread_local bool g_grad_enabled = true;
 }
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  auto detach_children = [&stack](Node& n) {
+    for (auto& e : n.next)
+      if (e.fn && e.fn.use_count() == 1) stack.push_back(std::move(e.fn));
+    n.next.clear();
+  };
+  detach_children(*this);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    detach_children(*n);
+  }  // each popped node dies here with no children left to recurse into
+}
+
 bool grad_enabled() { return g_grad_enabled; }
 void set_grad_enabled(bool on) { g_grad_enabled = on; }
 
@@ -28,6 +43,8 @@ static Tensor record_impl(const char* name, const Tensor& out, const Range& inpu
   auto node = std::make_shared<Node>();
   node->name = name;
   node->next.reserve(inputs.size());
+  for (auto& t : inputs)
+    if (t) node->versions.emplace_back(t->storage, t->storage->version);
   for (auto& t : inputs) {
     Edge e;
     if (t && t->requires_grad) {
@@ -112,6 +129,12 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
       if (n->released)
         fail<RuntimeError>("backward: trying to backward through the graph a second time (through ", n->name,
                            "); its saved tensors were freed. Specify retain_graph=True on the first backward call.");
+      for (auto& [weak, version] : n->versions) {
+        auto s = weak.lock();
+        if (s && s->version != version)
+          fail<RuntimeError>("backward: an input of ", n->name, " was modified by an in-place operation after it was used (version ", s->version,
+                             ", expected ", version, "); its saved values are stale");
+      }
       grads = n->backward(g, *n);
       if (!retain_graph) n->release();
     }

@@ -48,11 +48,21 @@ bool TensorImpl::is_contiguous() const {
   return true;
 }
 
+int64_t checked_numel(const Shape& shape, const char* op) {
+  int64_t n = 1;
+  for (auto s : shape) {
+    if (s < 0) fail<ValueError>(op, ": negative dimension in shape ", shape_str(shape));
+    if (__builtin_mul_overflow(n, s, &n)) fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements (the size overflows)");
+  }
+  return n;
+}
+
 Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (auto s : shape)
-    if (s < 0) fail<ValueError>("empty: negative dimension in shape ", shape_str(shape));
+  int64_t n = checked_numel(shape, "empty"), nbytes;
+  if (__builtin_mul_overflow(n, static_cast<int64_t>(itemsize(dtype)), &nbytes))
+    fail<ValueError>("empty: shape ", shape_str(shape), " needs more bytes than can be addressed");
   auto t = std::make_shared<TensorImpl>();
-  t->storage = allocate_storage(static_cast<size_t>(numel_of(shape)) * itemsize(dtype), device);
+  t->storage = allocate_storage(static_cast<size_t>(nbytes), device);
   t->shape = shape;
   t->strides = contiguous_strides(shape);
   t->dtype = dtype;

@@ -7,6 +7,15 @@ from . import _C
 class _GradMode:
     _enabled = True
 
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is not None and callable(fn):  # bare decorator: @rt.no_grad
+            return self(fn)
+        return self
+
+    def __init__(self, fn=None):
+        pass
+
     def __enter__(self):
         self._prev = _C.is_grad_enabled()
         _C.set_grad_enabled(self._enabled)
@@ -36,6 +45,9 @@ class enable_grad(_GradMode):
 
 class set_grad_enabled(_GradMode):
     """set_grad_enabled(mode): sets grad mode now; as a context manager, restores it on exit."""
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
 
     def __init__(self, mode):
         self._prev = _C.is_grad_enabled()

@@ -128,7 +128,7 @@ def _broadcast_shape(a, b):
     for x, y in zip(a, b):
         if x != y and 1 not in (x, y):
             raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {a} and {b}")
-        out.append(builtins.max(x, y))
+        out.append(x if y == 1 else y)
     return tuple(out)
 
 
@@ -144,8 +144,14 @@ def _setitem(self, key, value):
                            "while grad mode is on; wrap the update in reticulum.no_grad()")
     from ._grad_mode import no_grad
     with no_grad():
-        view, adv = _parse_key(self, key)
         src = value if isinstance(value, Tensor) else _scalar(value, self)
+        if isinstance(key, Tensor) and key.dtype == _dtype.bool and src.numel() == 1:  # x[mask] = v
+            if tuple(key.shape) != tuple(self.shape[:key.ndim]):
+                raise IndexError(f"setitem: mask of shape {tuple(key.shape)} does not match the tensor's shape {tuple(self.shape)}")
+            mask = key.reshape(*key.shape, *([1] * (self.ndim - key.ndim)))
+            self.copy_(_C.where(mask, src.reshape(()), self))
+            return
+        view, adv = _parse_key(self, key)
         if not adv:
             view.copy_(src)
             return
@@ -174,38 +180,44 @@ def _scalar(value, like):
 
 # ---------------------------------------------------------------- printing & conversion
 
+def _float_formatter(a):
+    """PyTorch's print rules: integral values as '1.', else 4 decimals, scientific
+    notation when magnitudes span > 1000x, exceed 1e8 or go below 1e-4."""
+    np = _np()
+    finite = np.abs(a[np.isfinite(a)])
+    nz = finite[finite != 0]
+    if nz.size and (nz.max() / nz.min() > 1000 or nz.max() > 1e8 or nz.min() < 1e-4):
+        return lambda v: f"{v:.4e}"
+    if finite.size == 0 or np.all(finite == np.round(finite)):
+        width = max((len(f"{v:.0f}") for v in a.ravel() if np.isfinite(v)), default=1)
+        return lambda v: (f"{v:.0f}." if np.isfinite(v) else str(v)).rjust(width + 1)
+    width = max((len(f"{v:.4f}") for v in a.ravel() if np.isfinite(v)), default=1)
+    return lambda v: f"{v:.4f}".rjust(width)
+
+
 def _repr(self):
     np = _np()
     a = self.detach().numpy()
     if self.ndim == 0:
-        body = _fmt_scalar(a.item(), self.dtype)
+        body = _float_formatter(a.reshape(1))(a.item()).strip() if self.dtype.is_floating_point else str(a.item())
     else:
         opts = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         if self.dtype.is_floating_point:
-            opts.update(precision=4, floatmode="maxprec_equal" if _all_integral(a) else "fixed", suppress_small=True)
+            opts["formatter"] = {"float_kind": _float_formatter(a)}
+        elif self.dtype == _dtype.bool:
+            width = 5 if not a.all() else 4  # PyTorch pads True to the width of False
+            opts["formatter"] = {"bool": lambda b: ("True" if b else "False").rjust(width)}
         body = np.array2string(a, **opts)
     extras = []
     if self.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool):
         extras.append(f"dtype={self.dtype!r}")
-    if self.numel() == 0:
+    if self.numel() == 0 and self.ndim != 1:
         extras.insert(0, f"size={tuple(self.shape)}")
     if self.grad_fn is not None:
         extras.append(f"grad_fn=<{self.grad_fn.name()}>")
     elif self.requires_grad:
         extras.append("requires_grad=True")
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
-
-
-def _all_integral(a):
-    np = _np()
-    f = a[np.isfinite(a)]
-    return f.size == 0 or bool(np.all(f == np.round(f)))
-
-
-def _fmt_scalar(v, dt):
-    if dt.is_floating_point:
-        return f"{v:.0f}." if float(v).is_integer() else f"{v:.4f}"
-    return str(v)
 
 
 def _tolist(self):
@@ -259,7 +271,11 @@ def _to(self, *args, **kwargs):
 
 
 def _size(self, dim=None):
-    return tuple(self.shape) if dim is None else self.shape[dim]
+    if dim is None:
+        return tuple(self.shape)
+    if not -self.ndim <= dim < max(self.ndim, 1):
+        raise IndexError(f"size: dimension out of range (expected to be in range of [{-self.ndim}, {self.ndim - 1}], but got {dim})")
+    return self.shape[dim]
 
 
 def _max(self, dim=None, keepdim=False):
@@ -313,3 +329,5 @@ for _name, _fn in {
     "__array_priority__": 1000,
 }.items():
     setattr(Tensor, _name, _fn)
+
+_dtype.__repr__ = _dtype.__str__ = lambda self: f"reticulum.{self.name}"

@@ -24,7 +24,14 @@ struct Node {
   BackwardFn backward;
   bool released = false;
   bool needs(size_t i) const { return i < next.size() && next[i].active(); }
+  // Storages of the inputs and their versions at record time: backward refuses to run
+  // if any was modified in place since (its saved values may be stale).
+  std::vector<std::pair<std::weak_ptr<Storage>, int64_t>> versions;
   void release() { backward = nullptr; released = true; }
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // iterative: a million-node chain must not overflow the stack when freed
 };
 
 // Thread-local grad mode, as torch.is_grad_enabled().

@@ -29,6 +29,14 @@ struct PoolGeom {
   bool count_include_pad = true;
 };
 
+enum class OptimKind : int8_t { SGD, Adam, RMSprop, Adagrad };
+// Hyperparameters of one update; each optimizer reads the fields it uses.
+struct OptimHyper {
+  double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
+  bool nesterov = false, maximize = false, amsgrad = false, decoupled = false, centered = false;
+};
+
 struct Backend {
   // dst[i] = src[i] with dtype conversion; both any strides, same shape.
   void (*copy)(const Tensor& src, const Tensor& dst);
@@ -77,6 +85,11 @@ struct Backend {
   // gx [N, C, L] from per-element upstream gradients g [N, L].
   void (*nll_loss_backward)(const Tensor& g, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing,
                             const Tensor& gx);
+  // One optimizer update of parameter p (contiguous, in place) from gradient g; s0..s2 are
+  // the optimizer's state tensors (see optim.h for which is which), null where unused.
+  // `step` counts updates of p including this one; `first` is true on its first update.
+  void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0,
+                       const Tensor& s1, const Tensor& s2);
   // Random fills from the global generator.
   void (*uniform)(const Tensor& dst, double low, double high);
   void (*normal)(const Tensor& dst, double mean, double std);

@@ -37,7 +37,6 @@ Tensor mul_scalar(const Tensor& a, double s);
 Tensor rsub_scalar(const Tensor& a, double s);  // s - a
 Tensor rdiv_scalar(const Tensor& a, double s);  // s / a
 Tensor pow_scalar(const Tensor& a, double e);   // a ** e
-Tensor rpow_scalar(const Tensor& a, double s);  // s ** a
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
 Tensor compare_scalar(CompareOp op, const Tensor& a, double s);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
@@ -65,6 +64,8 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 // ---- in place, never recorded (optimizers, init, setitem); refuse tensors that need grad
 void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst
 void fill_(const Tensor& dst, double v);
+// Uniform [a, b) or normal (mean a, std b) values, in place (initializers).
+void random_fill_(const Tensor& dst, bool normal, double a, double b);
 void check_inplace(const Tensor& t, const char* op);
 
 // ---- views and shape ops (view.cpp)

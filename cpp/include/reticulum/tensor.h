@@ -26,6 +26,7 @@ struct Storage {
   size_t nbytes = 0;
   Device device;
   std::function<void(void*)> deleter;  // frees data; for wrapped NumPy memory it drops the array
+  int64_t version = 0;                  // bumped by every in-place write, checked by backward
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -61,6 +62,8 @@ struct TensorImpl {
 
 Shape contiguous_strides(const Shape& shape);
 int64_t numel_of(const Shape& shape);
+// numel_of, refusing negative sizes and products that overflow (naming the op).
+int64_t checked_numel(const Shape& shape, const char* op);
 
 // A fresh, uninitialised, contiguous tensor.
 Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device{});

@@ -30,6 +30,7 @@ static Backend make_cpu_backend() {
   b.batch_norm_backward = cpu::batch_norm_backward;
   b.nll_loss = cpu::nll_loss;
   b.nll_loss_backward = cpu::nll_loss_backward;
+  b.optim_update = cpu::optim_update;
   b.uniform = cpu::uniform;
   b.normal = cpu::normal;
   b.randint = cpu::randint;

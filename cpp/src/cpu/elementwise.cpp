@@ -50,7 +50,7 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
   switch (op) {
     case UnaryOp::Neg: o = -x; break;
     case UnaryOp::Abs: o = x.abs(); break;
-    case UnaryOp::Relu: o = (x > T(0)).select(x, T(0)); break;
+    case UnaryOp::Relu: o = (x <= T(0)).select(T(0), x); break;  // NaN stays NaN
     case UnaryOp::Sign: o = x.sign(); break;
     case UnaryOp::Clamp: o = x.max(A).min(B); break;
     case UnaryOp::LeakyRelu: o = (x > T(0)).select(x, x * A); break;
@@ -61,15 +61,19 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
       if constexpr (std::is_floating_point_v<T>) {
         switch (op) {
           case UnaryOp::Exp: o = x.exp(); break;
-          case UnaryOp::Log: o = x.log(); break;
-          case UnaryOp::Sqrt: o = x.sqrt(); break;
+          case UnaryOp::Log:
+            for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
+            break;
+          case UnaryOp::Sqrt:
+            for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+            break;
           case UnaryOp::Sigmoid: o = x.logistic(); break;
           case UnaryOp::Tanh: o = x.tanh(); break;
           case UnaryOp::Softplus: o = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
           case UnaryOp::PowScalar:
             if (A == T(2)) o = x.square();
             else if (A == T(1)) o = x;
-            else if (A == T(0.5)) o = x.sqrt();
+            else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
             else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
             break;
           default: break;
@@ -106,6 +110,7 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
     case UnaryOp::Clamp: g = ((x >= A) && (x <= B)).select(gy, T(0)); break;
     case UnaryOp::PowScalar:
       if (A == T(2)) g = gy * T(2) * x;
+      else if (A == T(0)) g.setZero();  // d/dx x^0 = 0 everywhere, x = 0 included
       else for (int64_t i = 0; i < n; ++i) gp[i] = gyp[i] * A * std::pow(xp[i], A - T(1));
       break;
     case UnaryOp::Sign:

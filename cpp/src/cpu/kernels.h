@@ -32,6 +32,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& gy, const Tensor& w, con
 void nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& loss,
               const Tensor& wt);
 void nll_loss_backward(const Tensor& g, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& gx);
+void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0, const Tensor& s1,
+                  const Tensor& s2);
 void uniform(const Tensor& dst, double low, double high);
 void normal(const Tensor& dst, double mean, double std);
 void randint(const Tensor& dst, int64_t low, int64_t high);

@@ -94,8 +94,8 @@ void softmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64
           s += ev;
         }
         if (log) {
-          T ls = static_cast<T>(std::log(s)) + m;
-          for (int64_t j = 0; j < r; ++j) os[j * inner] = xs[j * inner] - ls;
+          T ls = static_cast<T>(std::log(s));  // (x - m) - log(s): x - (m + log s) loses digits for large x
+          for (int64_t j = 0; j < r; ++j) os[j * inner] = (xs[j * inner] - m) - ls;
         } else {
           T inv = static_cast<T>(1.0 / s);
           for (int64_t j = 0; j < r; ++j) os[j * inner] *= inv;

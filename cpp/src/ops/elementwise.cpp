@@ -71,8 +71,19 @@ static Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType dt
   return out;
 }
 
+// PyTorch's result_type: a 0-d operand only decides the dtype when it is of a higher
+// category (bool < integer < floating) than the dimensioned one.
+static int category(DType d) { return d == DType::Bool ? 0 : d == DType::Int64 ? 1 : 2; }
+static DType result_type(const Tensor& a, const Tensor& b) {
+  const bool za = a->ndim() == 0, zb = b->ndim() == 0;
+  if (za == zb) return promote(a->dtype, b->dtype);
+  const Tensor& dimd = za ? b : a;
+  const Tensor& zero = za ? a : b;
+  return category(zero->dtype) > category(dimd->dtype) ? zero->dtype : dimd->dtype;
+}
+
 static DType arith_dtype(const Tensor& a, const Tensor& b) {
-  DType d = promote(a->dtype, b->dtype);
+  DType d = result_type(a, b);
   return d == DType::Bool ? DType::Int64 : d;
 }
 
@@ -119,7 +130,10 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor da = detach(a), db = detach(b), dout = detach(out);
   return record("PowBackward1", out, {a, b}, [da, db, dout](const Tensor& g, const Node& n) {
     Tensor ga, gb;
-    if (n.needs(0)) ga = sum_to(mul(g, mul(db, pow(da, add_scalar(db, -1.0)))), da->shape);
+    if (n.needs(0)) {  // b * a^(b-1), taken as 0 where b == 0 (a^0 is constant)
+      Tensor d = mul(db, pow(da, add_scalar(db, -1.0)));
+      ga = sum_to(mul(g, where(compare_scalar(CompareOp::Eq, db, 0.0), zeros({}, d->dtype), d)), da->shape);
+    }
     if (n.needs(1)) {
       // d/db a^b = a^b log a; taken as 0 where a == 0 (and b >= 0), as PyTorch does.
       Tensor la = log(da);
@@ -193,20 +207,10 @@ Tensor pow_scalar(const Tensor& a, double e) {
   });
 }
 
-Tensor rpow_scalar(const Tensor& a, double s) {
-  DType dt = is_floating(a->dtype) ? a->dtype : DType::Float32;
-  Tensor out = binary_raw(BinaryOp::Pow, scalar_tensor(s, dt), a, dt, "pow");
-  Tensor dout = detach(out);
-  double ls = std::log(s);
-  return record("PowBackward2", out, {a}, [dout, ls](const Tensor& g, const Node&) {
-    return std::vector<Tensor>{mul_scalar(mul(g, dout), ls)};
-  });
-}
-
 // ---------------------------------------------------------------- comparisons & where
 
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
-  DType dt = promote(a->dtype, b->dtype);
+  DType dt = result_type(a, b);
   Shape shape = broadcast_shapes(a->shape, b->shape, "compare");
   Tensor out = empty(shape, DType::Bool, a->device);
   backend(out).compare(op, broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
@@ -221,7 +225,7 @@ Tensor compare_scalar(CompareOp op, const Tensor& a, double s) {
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (cond->dtype != DType::Bool) fail<TypeError>("where: condition must be a bool tensor, got ", dtype_name(cond->dtype));
-  DType dt = promote(a->dtype, b->dtype);
+  DType dt = result_type(a, b);
   Shape shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape, "where"), b->shape, "where");
   Tensor out = empty(shape, dt, a->device);
   backend(out).where(broadcast_view(cond, shape), broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
@@ -272,6 +276,8 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   if (!lo && !hi) fail<ValueError>("clamp: at least one of 'min' or 'max' must not be None");
   const double inf = std::numeric_limits<double>::infinity();
   UnaryArgs args{lo ? *lo : -inf, hi ? *hi : inf};
+  auto integral = [](std::optional<double> v) { return !v || std::floor(*v) == *v; };
+  if (!is_floating(x->dtype) && !(integral(lo) && integral(hi))) return clamp(to_dtype(x, DType::Float32), lo, hi);
   if (!is_floating(x->dtype)) {  // integer bounds stay integers; infinities would overflow
     const double big = 9.2e18;
     args = {std::max(args.a, -big), std::min(args.b, big)};
@@ -324,11 +330,13 @@ void copy_(const Tensor& dst, const Tensor& src) {
   // A source that overlaps the destination is copied out first.
   Tensor s = src->storage == dst->storage ? cast_raw(clone(detach(src)), src->dtype) : src;
   backend(dst).copy(broadcast_view(s, dst->shape), dst);
+  ++dst->storage->version;
 }
 
 void fill_(const Tensor& dst, double v) {
   check_inplace(dst, "fill_");
   backend(dst).fill(dst, v);
+  ++dst->storage->version;
 }
 
 }  // namespace rt

@@ -17,6 +17,8 @@ Tensor ones_like(const Tensor& t) { return ones(t->shape, t->dtype); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
   if (step == 0) fail<ValueError>("arange: step must be nonzero");
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    fail<ValueError>("arange: start, end and step must be finite, got start=", start, ", end=", end, ", step=", step);
   if ((step > 0 && start > end) || (step < 0 && start < end))
     fail<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end, ", step=", step, ")");
   int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
@@ -32,7 +34,7 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   double* p = t->data<double>();
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Fill from both ends so the last point is exactly `end`, as PyTorch does.
-  for (int64_t i = 0; i < steps; ++i) p[i] = i < steps / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+  for (int64_t i = 0; i < steps; ++i) p[i] = steps == 1 ? start : i < steps / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
   return to_dtype(t, dtype);
 }
 
@@ -68,6 +70,17 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   backend(t).randint(t, low, high);
   return t;
+}
+
+void random_fill_(const Tensor& dst, bool normal, double a, double b) {
+  check_inplace(dst, normal ? "normal_" : "uniform_");
+  if (!is_floating(dst->dtype)) fail<TypeError>(normal ? "normal_" : "uniform_", ": expected a floating point tensor, got ", dtype_name(dst->dtype));
+  if (normal && b < 0) fail<ValueError>("normal_: std must be non-negative, got ", b);
+  Tensor t = dst->is_contiguous() ? dst : empty(dst->shape, dst->dtype);
+  if (normal) backend(t).normal(t, a, b);
+  else backend(t).uniform(t, a, b);
+  if (t != dst) backend(dst).copy(t, dst);
+  ++dst->storage->version;
 }
 
 Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype) {

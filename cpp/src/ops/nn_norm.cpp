@@ -26,6 +26,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     fail<TypeError>("batch_norm: running stats must be contiguous and of the input's dtype (", dtype_name(x->dtype), ")");
   Tensor out = empty(x->shape, x->dtype), mean = empty({C}, x->dtype), invstd = empty({C}, x->dtype);
   backend(x).batch_norm(xc, wd, bd, running_mean, running_var, training, momentum, eps, out, mean, invstd);
+  if (training && running_mean) {
+    ++running_mean->storage->version;
+    ++running_var->storage->version;
+  }
   return record("NativeBatchNormBackward0", out, {x, weight, bias}, [xc, wd, mean, invstd, training](const Tensor& gy, const Node& n) {
     Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype) : Tensor{};
     Tensor gw = n.needs(1) ? empty(mean->shape, xc->dtype) : Tensor{};

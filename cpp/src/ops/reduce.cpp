@@ -29,7 +29,7 @@ static Shape reduced_shape(const Shape& s, const std::vector<int64_t>& dims, boo
 }
 
 // Moves the reduced dims last and runs the kernel over [outer, r, 1] (or [outer, r, inner] for one dim).
-static Tensor reduce_raw(ReduceOp op, const Tensor& x_in, const std::vector<int64_t>& dims, DType out_dtype) {
+static Tensor reduce_raw(ReduceOp op, const Tensor& x_in, const std::vector<int64_t>& dims, DType out_dtype, const char* name) {
   Tensor x = x_in;
   int64_t nd = x->ndim(), outer = 1, r = 1, inner = 1;
   if (dims.size() == 1) {
@@ -52,7 +52,7 @@ static Tensor reduce_raw(ReduceOp op, const Tensor& x_in, const std::vector<int6
   }
   Tensor out = empty({outer * inner}, out_dtype, x->device);
   if (r == 0) {
-    if (op != ReduceOp::Sum) fail<IndexError>("reduction over a zero-size dimension of shape ", shape_str(x_in->shape), " has no identity");
+    if (op != ReduceOp::Sum) fail<IndexError>(name, ": reduction over a zero-size dimension of input shape ", shape_str(x_in->shape), " has no identity");
     backend(out).fill(out, 0);
     return out;
   }
@@ -65,9 +65,9 @@ Tensor sum(const Tensor& x, std::vector<int64_t> dims_in, bool keepdim) {
   DType dt = x->dtype == DType::Bool ? DType::Int64 : x->dtype;
   Tensor xx = x->dtype == DType::Bool ? to_dtype(x, dt) : x;
   Shape out_shape = reduced_shape(x->shape, dims, keepdim);
-  Tensor out = dims.empty() ? clone(detach(xx)) : reshape(reduce_raw(ReduceOp::Sum, detach(xx), dims, dt), out_shape);
+  Tensor out = dims.empty() ? clone(detach(xx)) : reshape(reduce_raw(ReduceOp::Sum, detach(xx), dims, dt, "sum"), out_shape);
   Shape xs = x->shape, keep_shape = reduced_shape(x->shape, dims, true);
-  return record("SumBackward1", out, {x}, [xs, keep_shape](const Tensor& g, const Node&) {
+  return record("SumBackward0", out, {x}, [xs, keep_shape](const Tensor& g, const Node&) {
     return std::vector<Tensor>{expand(reshape(g, keep_shape), xs)};
   });
 }
@@ -97,8 +97,8 @@ static std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool 
   Shape kshape = x->ndim() ? reduced_shape(x->shape, {dim}, true) : Shape{};
   Shape oshape = x->ndim() ? reduced_shape(x->shape, {dim}, keepdim) : Shape{};
   if (x->ndim() == 0) return {x, zeros({}, DType::Int64)};
-  Tensor vals = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, detach(x), {dim}, x->dtype), oshape);
-  Tensor idx = reshape(reduce_raw(is_max ? ReduceOp::ArgMax : ReduceOp::ArgMin, detach(x), {dim}, DType::Int64), oshape);
+  Tensor vals = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, detach(x), {dim}, x->dtype, name), oshape);
+  Tensor idx = reshape(reduce_raw(is_max ? ReduceOp::ArgMax : ReduceOp::ArgMin, detach(x), {dim}, DType::Int64, name), oshape);
   Shape xs = x->shape;
   Tensor didx = detach(idx);
   vals = record(is_max ? "MaxBackward0" : "MinBackward0", vals, {x}, [xs, dim, didx](const Tensor& g, const Node&) {
@@ -120,7 +120,7 @@ static Tensor extreme_all(const Tensor& x, bool is_max) {
   if (x->numel() == 0) fail<RuntimeError>(name, ": operation does not have an identity; the input of shape ", shape_str(x->shape), " is empty");
   if (x->dtype == DType::Bool) fail<TypeError>(name, ": bool tensors are not supported; cast with .long() first");
   Tensor flat = reshape(detach(x), {-1});
-  Tensor v = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, flat, {0}, x->dtype), {});
+  Tensor v = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, flat, {0}, x->dtype, name), {});
   Tensor dx = detach(x), dv = detach(v);
   return record(is_max ? "MaxBackward1" : "MinBackward1", v, {x}, [dx, dv](const Tensor& g, const Node&) {
     Tensor mask = to_dtype(compare(CompareOp::Eq, dx, dv), g->dtype);
@@ -136,12 +136,12 @@ static Tensor arg_extreme(const Tensor& x, std::optional<int64_t> dim, bool keep
   if (x->dtype == DType::Bool) fail<TypeError>(name, ": bool tensors are not supported");
   ReduceOp op = is_max ? ReduceOp::ArgMax : ReduceOp::ArgMin;
   if (!dim) {
-    Tensor r = reshape(reduce_raw(op, reshape(detach(x), {-1}), {0}, DType::Int64), {});
+    Tensor r = reshape(reduce_raw(op, reshape(detach(x), {-1}), {0}, DType::Int64, name), {});
     return keepdim ? reshape(r, Shape(x->ndim(), 1)) : r;
   }
   if (x->ndim() == 0) return zeros({}, DType::Int64);
   int64_t d = wrap_dim(*dim, x->ndim(), name);
-  return reshape(reduce_raw(op, detach(x), {d}, DType::Int64), reduced_shape(x->shape, {d}, keepdim));
+  return reshape(reduce_raw(op, detach(x), {d}, DType::Int64, name), reduced_shape(x->shape, {d}, keepdim));
 }
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme(x, dim, keepdim, true); }
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme(x, dim, keepdim, false); }

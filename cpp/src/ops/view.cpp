@@ -140,6 +140,7 @@ Tensor expand(const Tensor& x, Shape shape) {
                        ". Target sizes: ", shape_str(shape), ". Tensor sizes: ", shape_str(x->shape));
   }
   if (shape == x->shape) return x;
+  checked_numel(shape, "expand");
   Shape s = x->shape;
   return record("ExpandBackward0", view_of(x, shape, st, x->offset), {x}, [s](const Tensor& g, const Node&) { return std::vector<Tensor>{sum_to(g, s)}; });
 }

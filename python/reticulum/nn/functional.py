@@ -135,9 +135,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def adaptive_avg_pool2d(input, output_size):  # noqa: A002
-    oh, ow = _tuple(output_size, 2, "adaptive_avg_pool2d")
     h, w = input.shape[-2:]
-    return _nn.adaptive_avg_pool2d(input, h if oh is None else oh, w if ow is None else ow)
+    oh, ow = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    return _nn.adaptive_avg_pool2d(input, h if oh is None else int(oh), w if ow is None else int(ow))
 
 
 # ---------------------------------------------------------------- normalization & dropout
