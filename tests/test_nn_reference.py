@@ -255,8 +255,13 @@ def test_conv_only_weight_requires_grad():
 
 def test_conv_zero_batch():
     x, w = np.zeros((0, 3, 5, 5)), rng("zb").standard_normal((2, 3, 3, 3))
-    y = F.conv2d(T(x), T(w), padding=1)
+    tx, tw, tb = T(x, requires_grad=True), T(w, requires_grad=True), T(np.ones(2), requires_grad=True)
+    y = F.conv2d(tx, tw, tb, padding=1)
     assert tuple(y.shape) == (0, 2, 5, 5)
+    y.sum().backward()
+    close(tx.grad, np.zeros((0, 3, 5, 5)), "gx", rtol=0, atol=0)
+    close(tw.grad, np.zeros_like(w), "gw", rtol=0, atol=0)
+    close(tb.grad, np.zeros(2), "gb", rtol=0, atol=0)
 
 
 # ===================================================================== linear
@@ -660,6 +665,19 @@ def test_dropout_mask_values_and_rate(p, dtype):
     mask = np.where(kept, 1.0 / (1.0 - p), 0.0)
     np.testing.assert_allclose(npy(tx.grad).astype(np.float64), G.astype(np.float64) * mask, rtol=1e-6 if dtype == F32 else 1e-12,
                                atol=0)
+
+
+@pytest.mark.parametrize("fn", [F.dropout, F.dropout2d], ids=["dropout", "dropout2d"])
+def test_dropout_noncontiguous_input(fn):
+    rt.manual_seed(11)
+    x = rng("dnc").uniform(1.0, 2.0, (6, 8, 3, 3))
+    tx = make(x, "noncontig", requires_grad=True)
+    y = fn(tx, p=0.5)
+    ratio = npy(y) / x
+    assert np.all((ratio == 0) | np.isclose(ratio, 2.0, rtol=1e-12, atol=0))
+    assert 0.2 < (ratio == 0).mean() < 0.8
+    y.sum().backward()
+    close(tx.grad, ratio, "grad is the mask", rtol=1e-12, atol=0)
 
 
 def test_dropout_p1_zeroes_everything():

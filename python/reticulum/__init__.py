@@ -10,7 +10,8 @@ from ._creation import (tensor, as_tensor, zeros, ones, full, empty, arange, lin
 from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, clamp, pow, square, sum, mean, var, std,
                          max, min, argmax, argmin, softmax, log_softmax, reshape, transpose, permute, flatten, squeeze,
                          unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
-from . import autograd, cuda, nn  # noqa: E402
+from .serialization import save, load, CheckpointError
+from . import autograd, cuda, nn, optim  # noqa: E402
 
 float32 = dtype.float32
 float64 = dtype.float64

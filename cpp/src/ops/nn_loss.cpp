@@ -31,6 +31,17 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
     fail<ValueError>(name, ": weight must have shape [", C, "] (one per class), got ", shape_str(weight->shape));
   Tensor lp = contiguous(detach(logp));
   Tensor tg = contiguous(detach(target));
+  {
+    GradModeGuard g(false);
+    Tensor valid = compare_scalar(CompareOp::Ne, tg, static_cast<double>(ignore_index));
+    Tensor bad = where(valid, where(compare_scalar(CompareOp::Lt, tg, 0.0), ones({}, DType::Bool), compare_scalar(CompareOp::Ge, tg, static_cast<double>(C))),
+                       zeros({}, DType::Bool));
+    if (tg->numel() && *max_all(to_dtype(bad, DType::Int64))->data<int64_t>()) {
+      int64_t first = *argmax(to_dtype(bad, DType::Int64), std::nullopt, false)->data<int64_t>();
+      fail<IndexError>(name, ": target ", tg->data<int64_t>()[first], " is out of bounds for ", C, " classes (valid: 0..", C - 1, " or ignore_index ",
+                       ignore_index, ")");
+    }
+  }
   Tensor wd = weight ? contiguous(to_dtype(detach(weight), lp->dtype)) : Tensor{};
   Tensor loss = empty({N, L}, lp->dtype), wt = empty({N, L}, lp->dtype);
   backend(lp).nll_loss(make_view(lp, {N, C, L}, {C * L, L, 1}, lp->offset), tg, wd, ignore_index, smoothing, loss, wt);

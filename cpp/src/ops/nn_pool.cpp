@@ -5,7 +5,7 @@ namespace rt {
 
 static int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
   int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
-  int64_t out = num / s + 1;
+  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division: a too-large kernel gives <= 0
   if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
   return out;
 }
