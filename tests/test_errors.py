@@ -12,7 +12,7 @@ import pytest
 import reticulum as rt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYDIR = os.path.join(ROOT, "python")
+PYDIR = os.path.dirname(os.path.dirname(os.path.abspath(rt.__file__)))  # wherever reticulum was imported from
 
 
 def raises(exc, fn, *must_contain):

@@ -254,7 +254,7 @@ def test_load_state_dict_lists_all_errors_and_loads_nothing():
     msg = str(ei.value)
     assert msg.startswith("Error(s) in loading state_dict for Sequential:")
     assert 'Missing key(s) in state_dict: "1.running_var", "2.bias".' in msg
-    assert 'Unexpected key(s) in state_dict: "5.weight", "0.extra".' in msg
+    assert 'Unexpected key(s) in state_dict: "5.weight", "0.extra".' in msg  # torch's order (root's keys first)
     assert ("size mismatch for 0.weight: copying a param with shape (4, 3) from checkpoint, the shape in current "
             "model is (3, 4).") in msg
     after = _snapshot(net)
@@ -599,6 +599,7 @@ LAYER_CASES = [
     ("Softplus", (), {"beta": 2.0, "threshold": 3.0}, (3, 4)),
     ("Flatten", (), {}, (2, 3, 4)),
     ("Flatten", (0, 1), {}, (2, 3, 4)),
+    ("Unflatten", (1, (2, 3)), {}, (4, 6, 2)),
     ("Dropout", (0.3,), {}, (3, 4)),  # compared in eval mode only (masks differ in training)
     ("Dropout2d", (0.3,), {}, (2, 3, 4, 4)),
 ]

@@ -1,5 +1,6 @@
 // rt._C.nn: the NN ops; argument normalisation (ints vs tuples, 'same') is in nn/functional.py.
 #include "common.h"
+#include "reticulum/image_ops.h"
 #include "reticulum/nn_ops.h"
 
 namespace rt::bind {
@@ -13,6 +14,7 @@ void bind_nn(py::module_& root) {
          return conv_nd(nd, x, w, b, ConvArgs{stride, padding, dilation, groups}, name);
        }, py::arg("nd"), py::arg("x"), py::arg("w"), py::arg("b").none(true), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
        py::arg("groups"), GilRelease());
+  m.def("affine_warp", &affine_warp, py::arg("x"), py::arg("theta"), GilRelease());
   m.def("linear", &linear, py::arg("x"), py::arg("w"), py::arg("b").none(true), GilRelease());
   m.def("max_pool2d", [](const Tensor& x, std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> p, bool ceil, const std::string& name) {
     return max_pool2d(x, PoolArgs{k, s, p, ceil, true}, name == "max_pool1d" ? "max_pool1d" : "max_pool2d");

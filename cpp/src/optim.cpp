@@ -36,7 +36,11 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
     if (!g->is_contiguous() || g->dtype != p->dtype) g = contiguous(to_dtype(detach(g), p->dtype));
     bool fresh = false;
     for (int s = 0; s < 3; ++s) {
-      if (!slot_used(kind, h, s) || state_[i][s]) continue;
+      Tensor& st = state_[i][s];
+      if (st && st->shape != p->shape)
+        fail<RuntimeError>("optimizer: parameter ", i, " changed shape to ", shape_str(p->shape), " but its state has shape ", shape_str(st->shape));
+      if (st && st->dtype != p->dtype) st = contiguous(to_dtype(st, p->dtype));  // e.g. model.double() mid-training
+      if (!slot_used(kind, h, s) || st) continue;
       fresh = true;
       double init = (kind == OptimKind::Adagrad) ? initial_accumulator : 0.0;
       state_[i][s] = full(p->shape, init, p->dtype);

@@ -90,6 +90,9 @@ struct Backend {
   // `step` counts updates of p including this one; `first` is true on its first update.
   void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0,
                        const Tensor& s1, const Tensor& s2);
+  // Image warp for augmentation: out[n] samples x[n] ([N, C, H, W]) at theta[n] (a 2x3 affine map from
+  // output pixel coordinates to input pixel coordinates), bilinear, zeros outside.
+  void (*affine_warp)(const Tensor& x, const Tensor& theta, const Tensor& out);
   // Random fills from the global generator.
   void (*uniform)(const Tensor& dst, double low, double high);
   void (*normal)(const Tensor& dst, double mean, double std);

@@ -31,6 +31,7 @@ static Backend make_cpu_backend() {
   b.nll_loss = cpu::nll_loss;
   b.nll_loss_backward = cpu::nll_loss_backward;
   b.optim_update = cpu::optim_update;
+  b.affine_warp = cpu::affine_warp;
   b.uniform = cpu::uniform;
   b.normal = cpu::normal;
   b.randint = cpu::randint;

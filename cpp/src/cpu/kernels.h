@@ -34,6 +34,7 @@ void nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, in
 void nll_loss_backward(const Tensor& g, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing, const Tensor& gx);
 void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0, const Tensor& s1,
                   const Tensor& s2);
+void affine_warp(const Tensor& x, const Tensor& theta, const Tensor& out);
 void uniform(const Tensor& dst, double low, double high);
 void normal(const Tensor& dst, double mean, double std);
 void randint(const Tensor& dst, int64_t low, int64_t high);
