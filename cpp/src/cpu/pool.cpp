@@ -31,14 +31,12 @@ void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Ten
           int64_t bi = h0 * g.W + w0;
           for (int64_t h = h0; h < h1; ++h)
             for (int64_t w = w0; w < w1; ++w) {
-              T v = xp[h * g.W + w];
-              if (v > best || v != v) {
-                best = v;
-                bi = h * g.W + w;
-                if (v != v) goto done;
-              }
+              const int64_t k = h * g.W + w;
+              const T v = xp[k];
+              const bool take = (v > best) | (v != v);  // branch-free; NaN wins, as in PyTorch
+              best = take ? v : best;
+              bi = take ? k : bi;
             }
-        done:
           op[oh * g.OW + ow] = best;
           ip[oh * g.OW + ow] = bi;
         }

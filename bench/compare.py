@@ -1,0 +1,220 @@
+"""Side-by-side benchmarks: reticulum vs PyTorch (CPU eager), same process, interleaved.
+
+    python bench/compare.py                 # all workloads
+    python bench/compare.py mlp lenet       # some
+    python bench/compare.py --json out.json
+
+Throughput workloads alternate timed blocks of both frameworks (see BENCHMARKING.md) and
+report the median of per-pair ratios; "speedup" > 1 means reticulum is faster. Synthetic
+data, identical models, shapes, batches, initial weights and optimizers.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import compare, machine_load  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+import reticulum as rt  # noqa: E402  (after torch: one OpenMP runtime, see BENCHMARKING.md)
+
+LIBS = {"reticulum": rt, "pytorch": torch}
+
+
+# ---------------------------------------------------------------- models (same code for both libraries)
+
+def mlp(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def lenet(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def mnist_cnn(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+                         nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
+
+
+def cnn_bn(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 8 * 8, 10))
+
+
+WORKLOADS = {
+    # name: (model, input shape without batch, batch, optimizer factory)
+    "mlp": (mlp, (1, 28, 28), 128, lambda lib, p: lib.optim.SGD(p, lr=0.01, momentum=0.9)),
+    "lenet": (lenet, (1, 28, 28), 64, lambda lib, p: lib.optim.SGD(p, lr=0.01, momentum=0.9)),
+    "mnist-cnn": (mnist_cnn, (1, 28, 28), 64, lambda lib, p: lib.optim.Adam(p, lr=1e-3)),
+    "cnn-bn": (cnn_bn, (3, 32, 32), 128, lambda lib, p: lib.optim.SGD(p, lr=0.01, momentum=0.9)),
+}
+
+
+def build(lib, name, seed=0):
+    make, shape, batch, opt = WORKLOADS[name]
+    model = make(lib)
+    ref = make(torch) if torch else None
+    if ref is not None and lib is not torch:  # identical initial weights
+        torch.manual_seed(seed)
+        ref = make(torch)
+        model.load_state_dict({k: rt.tensor(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    elif lib is torch:
+        torch.manual_seed(seed)
+        model = make(torch)
+    rng = np.random.default_rng(seed)
+    x = lib.tensor(rng.standard_normal((batch, *shape)).astype(np.float32))
+    y = lib.tensor(rng.integers(0, 10, batch))
+    optimizer = opt(lib, model.parameters())
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def train_step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    def eval_step():
+        with lib.no_grad():
+            model(x)
+    return model, train_step, eval_step, batch
+
+
+def run_models(names, pairs, block, results):
+    for name in names:
+        if torch is None:
+            print(f"{name}: torch not importable; reticulum only")
+        for mode in ("train", "eval"):
+            ours = build(rt, name)
+            theirs = build(torch, name) if torch else None
+            if mode == "train":
+                ours[0].train(), theirs and theirs[0].train()
+            else:
+                ours[0].eval(), theirs and theirs[0].eval()
+            fa = ours[1] if mode == "train" else ours[2]
+            fb = (theirs[1] if mode == "train" else theirs[2]) if theirs else None
+            r = compare(fa, fb, pairs=pairs, block=block)
+            batch = ours[3]
+            row = {"workload": name, "mode": mode, "reticulum_samples_s": batch / r["ours"]}
+            if fb:
+                row.update(pytorch_samples_s=batch / r["theirs"], speedup=1 / r["ratio"], speedup_q1=1 / r["q3"], speedup_q3=1 / r["q1"])
+            results.append(row)
+            _print_row(row)
+
+
+def _print_row(row):
+    if "speedup" in row:
+        print(f"{row['workload']:10s} {row['mode']:5s}  reticulum {row['reticulum_samples_s']:9.0f}/s  pytorch {row['pytorch_samples_s']:9.0f}/s"
+              f"  speedup {row['speedup']:5.2f} [IQR {row['speedup_q1']:.2f}-{row['speedup_q3']:.2f}]", flush=True)
+    else:
+        print(f"{row['workload']:10s} {row['mode']:5s}  reticulum {row['reticulum_samples_s']:9.0f}/s", flush=True)
+
+
+def run_tiny(pairs, block, results):
+    def make(lib):
+        a, b = lib.tensor([1.0]), lib.tensor([2.0])
+        s = [lib.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0)]
+
+        def graph():
+            ((s[0] * s[1] + s[2]).sum()).backward()
+        return (lambda: a + b), graph
+    ours, theirs = make(rt), make(torch) if torch else (None, None)
+    for i, label in enumerate(("add 1-element", "tiny graph fwd+bwd")):
+        r = compare(ours[i], theirs[i], pairs=pairs, block=block)
+        row = {"workload": "tiny-ops", "mode": label, "reticulum_us": r["ours"] * 1e6}
+        if theirs[i]:
+            row.update(pytorch_us=r["theirs"] * 1e6, speedup=1 / r["ratio"])
+        results.append(row)
+        print(f"tiny-ops   {label:20s} reticulum {row['reticulum_us']:6.2f} us" +
+              (f"  pytorch {row['pytorch_us']:6.2f} us  speedup {row['speedup']:5.2f}" if theirs[i] else ""), flush=True)
+
+
+def run_gemm(pairs, block, results):
+    for n in (256, 512, 1024, 2048):
+        rng = np.random.default_rng(0)
+        a_np, b_np = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+        fa = (lambda a, b: (lambda: a @ b))(rt.tensor(a_np), rt.tensor(b_np))
+        fb = (lambda a, b: (lambda: a @ b))(torch.tensor(a_np), torch.tensor(b_np)) if torch else None
+        r = compare(fa, fb, pairs=max(4, pairs // 2), block=block)
+        flop = 2.0 * n ** 3
+        row = {"workload": "gemm", "mode": str(n), "reticulum_gflops": flop / r["ours"] / 1e9}
+        if fb:
+            row.update(pytorch_gflops=flop / r["theirs"] / 1e9, speedup=1 / r["ratio"])
+        results.append(row)
+        print(f"gemm {n:5d}  reticulum {row['reticulum_gflops']:6.1f} GFLOP/s" +
+              (f"  pytorch {row['pytorch_gflops']:6.1f} GFLOP/s  ratio {row['speedup']:5.2f}" if fb else ""), flush=True)
+
+
+_STARTUP = r"""
+import resource, sys, time
+t0 = time.perf_counter()
+import {lib} as L
+t_import = time.perf_counter() - t0
+import numpy as np
+rng = np.random.default_rng(0)
+nn = L.nn
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+opt = L.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+x = L.tensor(rng.standard_normal((128, 1, 28, 28)).astype(np.float32)); y = L.tensor(rng.integers(0, 10, 128))
+loss_fn = nn.CrossEntropyLoss()
+for _ in range(200):
+    opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
+print(t_import, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def run_startup(repeats, results):
+    libs = ["reticulum"] + (["torch"] if torch else [])
+    samples = {k: [] for k in libs}
+    for i in range(repeats):
+        for lib in (libs if i % 2 == 0 else libs[::-1]):
+            out = subprocess.run([sys.executable, "-c", _STARTUP.format(lib=lib)], capture_output=True, text=True, check=True)
+            t, rss = map(float, out.stdout.split())
+            samples[lib].append((t, rss))
+    for lib, vals in samples.items():
+        t = float(np.median([v[0] for v in vals]))
+        rss = float(np.median([v[1] for v in vals]))
+        row = {"workload": "startup", "mode": lib, "import_s": t, "peak_rss_mib": rss}
+        results.append(row)
+        print(f"startup {lib:10s} import {t:6.3f} s   peak RSS of a 200-step mlp run {rss:6.1f} MiB", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workloads", nargs="*", default=[*WORKLOADS, "tiny-ops", "gemm", "startup"])
+    ap.add_argument("--pairs", type=int, default=12)
+    ap.add_argument("--block", type=float, default=0.4)
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    print(f"machine busy before timing: {machine_load():.0%}; threads: reticulum {rt.get_num_threads()}"
+          + (f", pytorch {torch.get_num_threads()}" if torch else ""), flush=True)
+    results = []
+    models = [w for w in args.workloads if w in WORKLOADS]
+    run_models(models, args.pairs, args.block, results)
+    if "tiny-ops" in args.workloads:
+        run_tiny(args.pairs, args.block, results)
+    if "gemm" in args.workloads:
+        run_gemm(args.pairs, args.block, results)
+    if "startup" in args.workloads:
+        run_startup(5, results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"time": time.strftime("%Y-%m-%d %H:%M"), "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
