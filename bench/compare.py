@@ -159,6 +159,57 @@ def run_gemm(pairs, block, results):
               (f"  pytorch {row['pytorch_gflops']:6.1f} GFLOP/s  ratio {row['speedup']:5.2f}" if fb else ""), flush=True)
 
 
+CONV_LAYERS = [  # (label, input shape, weight shape, padding)
+    ("lenet conv1 64x1x28x28 5x5 1->6", (64, 1, 28, 28), (6, 1, 5, 5), 2),
+    ("lenet conv2 64x6x14x14 5x5 6->16", (64, 6, 14, 14), (16, 6, 5, 5), 0),
+    ("conv 64x64x32x32 3x3 64->64", (64, 64, 32, 32), (64, 64, 3, 3), 1),
+]
+
+
+def run_conv(pairs, block, results):
+    """conv2d forward+backward (input, weight and bias gradients) on representative layers."""
+    for label, xs, ws, pad in CONV_LAYERS:
+        rng = np.random.default_rng(0)
+        x_np, w_np = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32) * 0.1
+        b_np = rng.standard_normal(ws[0]).astype(np.float32)
+
+        def make(lib, F):
+            x, w, b = (lib.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+
+            def step():
+                F.conv2d(x, w, b, padding=pad).sum().backward()
+                x.grad = w.grad = b.grad = None
+            return step
+        fb = make(torch, torch.nn.functional) if torch else None
+        r = compare(make(rt, rt.nn.functional), fb, pairs=max(4, pairs // 2), block=block)
+        row = {"workload": "conv", "mode": label, "reticulum_ms": r["ours"] * 1e3}
+        if fb:
+            row.update(pytorch_ms=r["theirs"] * 1e3, speedup=1 / r["ratio"])
+        results.append(row)
+        print(f"conv fwd+bwd {label:34s} reticulum {row['reticulum_ms']:7.2f} ms" +
+              (f"  pytorch {row['pytorch_ms']:7.2f} ms  speedup {row['speedup']:5.2f}" if fb else ""), flush=True)
+
+
+def run_optim(pairs, block, results):
+    """optimizer.step() on a 1M-parameter model (4 x Linear(500, 500)) with gradients in place."""
+    for opt_name, kw in (("SGD", dict(lr=0.01, momentum=0.9)), ("Adam", dict(lr=1e-3))):
+        def make(lib):
+            model = lib.nn.Sequential(*[lib.nn.Linear(500, 500) for _ in range(4)])
+            for p in model.parameters():
+                p.grad = lib.ones_like(p) * 0.01
+            opt = getattr(lib.optim, opt_name)(model.parameters(), **kw)
+            opt.step()
+            return opt.step
+        fb = make(torch) if torch else None
+        r = compare(make(rt), fb, pairs=pairs, block=block)
+        row = {"workload": "optim-step", "mode": opt_name, "reticulum_us": r["ours"] * 1e6}
+        if fb:
+            row.update(pytorch_us=r["theirs"] * 1e6, speedup=1 / r["ratio"])
+        results.append(row)
+        print(f"optim-step {opt_name:5s} 1.0M params  reticulum {row['reticulum_us']:8.1f} us" +
+              (f"  pytorch {row['pytorch_us']:8.1f} us  speedup {row['speedup']:5.2f}" if fb else ""), flush=True)
+
+
 _STARTUP = r"""
 import resource, sys, time
 t0 = time.perf_counter()
@@ -195,7 +246,7 @@ def run_startup(repeats, results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="*", default=[*WORKLOADS, "tiny-ops", "gemm", "startup"])
+    ap.add_argument("workloads", nargs="*", default=[*WORKLOADS, "tiny-ops", "gemm", "conv", "optim-step", "startup"])
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--block", type=float, default=0.4)
     ap.add_argument("--json", help="also write the results here")
@@ -209,6 +260,10 @@ def main():
         run_tiny(args.pairs, args.block, results)
     if "gemm" in args.workloads:
         run_gemm(args.pairs, args.block, results)
+    if "conv" in args.workloads:
+        run_conv(args.pairs, args.block, results)
+    if "optim-step" in args.workloads:
+        run_optim(args.pairs, args.block, results)
     if "startup" in args.workloads:
         run_startup(5, results)
     if args.json:

@@ -8,6 +8,15 @@ namespace rt::bind {
 
 using Cls = py::class_<TensorImpl, std::shared_ptr<TensorImpl>>;
 using GilRelease = py::call_guard<py::gil_scoped_release>;
+// Elementwise calls on at least this many elements release the GIL (small ones would pay more than they gain).
+constexpr int64_t kNoGilElems = 1 << 15;
+
+template <class F>
+static Tensor maybe_nogil(const Tensor& t, F&& f) {
+  if (t->numel() < kNoGilElems) return f();
+  py::gil_scoped_release nogil;
+  return f();
+}
 
 static py::object item(const Tensor& t) {
   if (t->numel() != 1)
@@ -116,8 +125,8 @@ void bind_tensor(py::module_& m, Cls& c) {
       // ---- conversion
       .def("item", &item)
       .def("numpy", &to_numpy)
-      .def("clone", [](const Tensor& t) { return clone(t); })
-      .def("contiguous", [](const Tensor& t) { return contiguous(t); })
+      .def("clone", [](const Tensor& t) { return maybe_nogil(t, [&] { return clone(t); }); })
+      .def("contiguous", [](const Tensor& t) { return maybe_nogil(t, [&] { return contiguous(t); }); })
       .def("_to_dtype", [](const Tensor& t, DType d) { return to_dtype(t, d); })
       .def("float", [](const Tensor& t) { return to_dtype(t, DType::Float32); })
       .def("double", [](const Tensor& t) { return to_dtype(t, DType::Float64); })
@@ -158,10 +167,10 @@ void bind_tensor(py::module_& m, Cls& c) {
       })
       .def("_slice", [](const Tensor& t, int64_t d, int64_t s, int64_t e, int64_t st) { return slice(t, d, s, e, st); })
       .def("select", [](const Tensor& t, int64_t d, int64_t i) { return select(t, d, i); })
-      .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return index_select(t, d, i); })
+      .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return maybe_nogil(t, [&] { return index_select(t, d, i); }); })
       // ---- reductions
-      .def("sum", [](const Tensor& t, py::object dim, bool k) { return sum(t, dims_from_object(dim), k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
-      .def("mean", [](const Tensor& t, py::object dim, bool k) { return mean(t, dims_from_object(dim), k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("sum", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim); return maybe_nogil(t, [&] { return sum(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("mean", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim); return maybe_nogil(t, [&] { return mean(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
       .def("var", [](const Tensor& t, py::object dim, py::object unbiased, py::object correction, bool k) {
              double c = 1.0;
              if (!correction.is_none()) c = correction.cast<double>();
@@ -174,18 +183,18 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("_min_all", [](const Tensor& t) { return min_all(t); })
       .def("argmax", [](const Tensor& t, std::optional<int64_t> d, bool k) { return argmax(t, d, k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
       .def("argmin", [](const Tensor& t, std::optional<int64_t> d, bool k) { return argmin(t, d, k); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
-      .def("softmax", [](const Tensor& t, int64_t d) { return softmax(t, d); }, py::arg("dim"))
-      .def("log_softmax", [](const Tensor& t, int64_t d) { return log_softmax(t, d); }, py::arg("dim"))
+      .def("softmax", [](const Tensor& t, int64_t d) { return maybe_nogil(t, [&] { return softmax(t, d); }); }, py::arg("dim"))
+      .def("log_softmax", [](const Tensor& t, int64_t d) { return maybe_nogil(t, [&] { return log_softmax(t, d); }); }, py::arg("dim"))
       // ---- elementwise
-      .def("neg", [](const Tensor& t) { return neg(t); })
-      .def("abs", [](const Tensor& t) { return abs(t); })
-      .def("exp", [](const Tensor& t) { return exp(t); })
-      .def("log", [](const Tensor& t) { return log(t); })
-      .def("sqrt", [](const Tensor& t) { return sqrt(t); })
-      .def("relu", [](const Tensor& t) { return relu(t); })
-      .def("sigmoid", [](const Tensor& t) { return sigmoid(t); })
-      .def("tanh", [](const Tensor& t) { return tanh(t); })
-      .def("sign", [](const Tensor& t) { return sign(t); })
+      .def("neg", [](const Tensor& t) { return maybe_nogil(t, [&] { return neg(t); }); })
+      .def("abs", [](const Tensor& t) { return maybe_nogil(t, [&] { return abs(t); }); })
+      .def("exp", [](const Tensor& t) { return maybe_nogil(t, [&] { return exp(t); }); })
+      .def("log", [](const Tensor& t) { return maybe_nogil(t, [&] { return log(t); }); })
+      .def("sqrt", [](const Tensor& t) { return maybe_nogil(t, [&] { return sqrt(t); }); })
+      .def("relu", [](const Tensor& t) { return maybe_nogil(t, [&] { return relu(t); }); })
+      .def("sigmoid", [](const Tensor& t) { return maybe_nogil(t, [&] { return sigmoid(t); }); })
+      .def("tanh", [](const Tensor& t) { return maybe_nogil(t, [&] { return tanh(t); }); })
+      .def("sign", [](const Tensor& t) { return maybe_nogil(t, [&] { return sign(t); }); })
       .def("square", [](const Tensor& t) { return pow_scalar(t, 2.0); })
       .def("clamp", [](const Tensor& t, std::optional<double> lo, std::optional<double> hi) { return clamp(t, lo, hi); },
            py::arg("min") = py::none(), py::arg("max") = py::none())
@@ -229,7 +238,14 @@ void bind_tensor(py::module_& m, Cls& c) {
       if (!py::isinstance<TensorImpl>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b) && !py::hasattr(b, "__float__"))
         return py::reinterpret_borrow<py::object>(Py_NotImplemented);
       Tensor bt = as_tensor_arg(b, a, name);
-      return py::cast(reflected ? op(bt, a) : op(a, bt));
+      Tensor out;
+      if (a->numel() + bt->numel() >= kNoGilElems) {  // big operands: let other Python threads run
+        py::gil_scoped_release nogil;
+        out = reflected ? op(bt, a) : op(a, bt);
+      } else {
+        out = reflected ? op(bt, a) : op(a, bt);
+      }
+      return py::cast(out);
     };
   };
   c.def("__add__", binop("add", &add, false)).def("__radd__", binop("add", &add, true));
