@@ -81,14 +81,17 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     if (!p->grad) continue;
     Tensor a = to_dtype(abs(p->grad), DType::Float64);
     if (a->numel() == 0) continue;
-    if (inf_norm) total = std::max(total, *max_all(a)->data<double>());
+    if (inf_norm) {
+      const double m = *max_all(a)->data<double>();
+      total = (m > total || m != m) ? m : total;  // NaN propagates
+    }
     else total += *sum(pow_scalar(a, norm_type), {}, false)->data<double>();
   }
   if (!inf_norm) total = std::pow(total, 1.0 / norm_type);
   if (error_if_nonfinite && !std::isfinite(total))
     fail<RuntimeError>("clip_grad_norm_: the total norm of order ", norm_type, " of the gradients is non-finite, so it cannot be clipped");
   const double coef = max_norm / (total + 1e-6);
-  if (coef < 1)
+  if (!(coef >= 1))  // a NaN norm makes every gradient NaN, as in PyTorch
     for (auto& p : params)
       if (p->grad) backend(p->grad).binary(BinaryOp::Mul, p->grad, make_view(scalar_tensor(coef, p->grad->dtype), p->grad->shape, Shape(p->grad->ndim(), 0), 0), p->grad);
   return total;

@@ -165,8 +165,10 @@ def load(path, map_location=None, weights_only=True):
     try:
         header = json.loads(blob[fixed:fixed + hlen].decode("utf-8"))
         entries, data_len, tree = header["tensors"], int(header["data_len"]), header["tree"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"load: {path} has an unreadable header ({e})") from None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise TypeError("'tensors' must be a list of objects")
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        raise CheckpointError(f"load: {path} has an unreadable header ({type(e).__name__}: {e})") from None
     start = fixed + hlen + ((-(fixed + hlen)) % _ALIGN)
     if start + data_len != len(body):
         raise CheckpointError(f"load: {path} has {len(body) - start} bytes of tensor data, the header says {data_len}")
@@ -183,6 +185,11 @@ def load(path, map_location=None, weights_only=True):
         arr = np.frombuffer(blob, dtype=np_dt, count=count, offset=start + off).reshape(shape).astype(np_dt.newbyteorder("="))
         t = _C._from_numpy_copy(np.ascontiguousarray(arr) if arr.ndim else arr)
         if e.get("requires_grad"):
+            if dt not in ("float32", "float64"):
+                raise CheckpointError(f"load: {path}: tensor {i} of dtype {dt} is marked requires_grad")
             t.requires_grad_(True)
         tensors.append(t)
-    return _decode(tree, tensors, path)
+    try:
+        return _decode(tree, tensors, path)
+    except RecursionError:
+        raise CheckpointError(f"load: {path} has an object tree nested too deeply") from None

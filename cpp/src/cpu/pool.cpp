@@ -14,10 +14,38 @@ static void over_planes(const PoolGeom& g, F&& f) {
   });
 }
 
+// The common 2x2/stride-2 unpadded window, without the generic bounds bookkeeping.
+template <class T>
+static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* r0 = xp + 2 * oh * g.W;
+    const T* r1 = r0 + g.W;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t k0 = 2 * oh * g.W + 2 * ow;
+      T best = r0[2 * ow];
+      int64_t bi = k0;
+      const T cand[3] = {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+      const int64_t ks[3] = {k0 + 1, k0 + g.W, k0 + g.W + 1};
+      for (int c = 0; c < 3; ++c) {
+        const bool take = (cand[c] > best) | ((cand[c] != cand[c]) & (best == best));
+        best = take ? cand[c] : best;
+        bi = take ? ks[c] : bi;
+      }
+      op[oh * g.OW + ow] = best;
+      ip[oh * g.OW + ow] = bi;
+    }
+  }
+}
+
 void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Tensor& idx) {
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
+    const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
     over_planes(g, [&](int64_t p) {
+      if (fast) {
+        max_pool_2x2<T>(g, x->data<T>() + p * g.H * g.W, out->data<T>() + p * g.OH * g.OW, idx->data<int64_t>() + p * g.OH * g.OW);
+        return;
+      }
       const T* xp = x->data<T>() + p * g.H * g.W;
       T* op = out->data<T>() + p * g.OH * g.OW;
       int64_t* ip = idx->data<int64_t>() + p * g.OH * g.OW;

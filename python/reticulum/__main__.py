@@ -1,0 +1,7 @@
+"""`python -m reticulum ...` runs the reticulum command line (see reticulum.cli)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

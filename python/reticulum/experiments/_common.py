@@ -1,0 +1,62 @@
+"""Shared plumbing for the seed experiments: output folder, JSON, optional matplotlib figures."""
+import json
+import math
+import os
+import time
+
+PLOT_HINT = ('matplotlib is not installed, so no PNG was written (the JSON has all the numbers); '
+             'install it with  pip install "reticulum[plot]"  (or pip install matplotlib) and rerun for the plot')
+
+
+def prepare(out_dir):
+    """Creates `out_dir` (and parents) and returns it as a str."""
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    return out_dir
+
+
+def figure(width, height):
+    """A matplotlib Figure drawn with the Agg canvas (no pyplot, no display), or None without matplotlib."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "tolist"):  # NumPy scalars and arrays
+        return _clean(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def finish(out_dir, name, results, plot, t0):
+    """Draws the figure with `plot(results) -> Figure or None`, writes <name>.png (when matplotlib is
+    available) and <name>.json into out_dir, and returns the JSON-ready results dict (with the file
+    paths and the wall time added)."""
+    results = _clean(results)
+    png = os.path.join(out_dir, name + ".png")
+    fig = plot(results)
+    if fig is not None:
+        fig.savefig(png, dpi=110)
+        results["png"] = png
+    else:
+        results["png"] = None
+        results["plot_note"] = PLOT_HINT
+    results["json"] = os.path.join(out_dir, name + ".json")
+    results["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    tmp = results["json"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, results["json"])
+    return results
