@@ -181,10 +181,20 @@ def _loader_threads():
     return [t for t in threading.enumerate() if t.name.startswith("reticulum-loader")]
 
 
+class CountingDataset(ListDataset):
+    def __init__(self, n, delay):
+        super().__init__(n, delay=delay)
+        self.calls, self.lock = 0, threading.Lock()
+
+    def __getitem__(self, i):
+        with self.lock:
+            self.calls += 1
+        return super().__getitem__(i)
+
+
 def test_early_break_shuts_down_cleanly():
-    ds = ListDataset(200, delay=0.002)
-    loader = DataLoader(ds, batch_size=4, num_workers=3, prefetch_factor=4)
-    start = time.perf_counter()
+    ds = CountingDataset(400, delay=0.002)
+    loader = DataLoader(ds, batch_size=4, num_workers=3, prefetch_factor=4)  # at most 12 batches in flight
     for i, (x, y) in enumerate(loader):
         if i == 2:
             break
@@ -192,7 +202,10 @@ def test_early_break_shuts_down_cleanly():
     while _loader_threads() and time.perf_counter() < deadline:
         time.sleep(0.01)
     assert not _loader_threads()
-    assert time.perf_counter() - start < 5  # queued batches were cancelled, not all 50 produced
+    calls = ds.calls
+    assert calls <= (3 + 12) * 4  # bounded prefetch; queued batches were cancelled, not all 100 produced
+    time.sleep(0.05)
+    assert ds.calls == calls  # nothing runs after shutdown
     # an explicitly closed iterator stops; the loader itself stays usable
     it = iter(loader)
     next(it)
@@ -200,7 +213,7 @@ def test_early_break_shuts_down_cleanly():
     with pytest.raises(StopIteration):
         next(it)
     assert not _loader_threads()
-    assert len(list(loader)) == 50
+    assert len(list(loader)) == 100
 
 
 def test_worker_errors_propagate():

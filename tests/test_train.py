@@ -4,7 +4,6 @@ import json
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -19,10 +18,11 @@ from reticulum.vision.synthetic import blobs, xor
 
 @pytest.fixture
 def one_thread():
-    old = rt.get_num_threads()
+    old, np_state = rt.get_num_threads(), np.random.get_state()
     rt.set_num_threads(1)
     yield
     rt.set_num_threads(old)
+    np.random.set_state(np_state)
 
 
 def xor_data(n=200, seed=0):
@@ -136,6 +136,19 @@ def test_history_json_roundtrip_and_plot(tmp_path, monkeypatch):
             h.plot(tmp_path / "curves2.png")
 
 
+def test_fit_steps_plateau_scheduler_and_clips_gradients():
+    model = xor_model()
+    opt = rt.optim.SGD(model.parameters(), lr=1e-12)  # the loss stays flat: a plateau
+    sched = rt.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    h = fit(model, nn.CrossEntropyLoss(), opt, DataLoader(xor_data(64), 64), 4, scheduler=sched, verbose=False)
+    assert h["lr"] == pytest.approx([1e-12, 1e-12, 5e-13, 2.5e-13])
+    before = np.concatenate([p.detach().numpy().ravel().copy() for p in model.parameters()])
+    opt = rt.optim.SGD(model.parameters(), lr=1.0)
+    fit(model, nn.CrossEntropyLoss(), opt, DataLoader(xor_data(64), 64), 1, clip_grad_norm=1e-3, verbose=False)
+    after = np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+    assert 0 < np.linalg.norm(after - before) <= 1e-3 * (1 + 1e-4)
+
+
 def test_fit_rejects_bad_batches_and_empty_loader():
     model = xor_model()
     opt = rt.optim.SGD(model.parameters(), lr=0.1)
@@ -214,6 +227,16 @@ def test_model_checkpoint_writes_loadable_files(tmp_path):
     with pytest.raises(ValueError, match="not a training checkpoint"):
         rt.save({"x": rt.zeros(2)}, tmp_path / "other.rtc")
         load_checkpoint(tmp_path / "other.rtc")
+
+
+def test_model_checkpoint_every_and_last_epoch(tmp_path):
+    model = xor_model()
+    opt = rt.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, nn.CrossEntropyLoss(), opt, DataLoader(xor_data(32), 16), 5,
+        callbacks=[ModelCheckpoint(tmp_path / "e{epoch}.rtc", every=2)], verbose=False)
+    assert sorted(os.listdir(tmp_path)) == ["e2.rtc", "e4.rtc", "e5.rtc"]
+    with pytest.raises(ValueError, match="needs a monitor"):
+        ModelCheckpoint(tmp_path / "x.rtc", save_best_only=True)
 
 
 def test_model_checkpoint_is_atomic(tmp_path, monkeypatch):
@@ -354,6 +377,44 @@ def test_progress_is_one_line_per_epoch_when_not_a_tty(capsys):
     fit(model, nn.CrossEntropyLoss(), rt.optim.SGD(model.parameters(), lr=0.1), DataLoader(xor_data(), 20), 2,
         verbose=False)
     assert capsys.readouterr().out == ""
+
+
+class FakeTqdm:
+    instances = []
+
+    def __init__(self, total=None, desc=None, unit="it", file=None, leave=True, dynamic_ncols=False):
+        self.total, self.desc, self.n, self.postfix, self.closed = total, desc, 0, None, False
+        FakeTqdm.instances.append(self)
+
+    def update(self, n=1):
+        self.n += n
+
+    def set_postfix_str(self, s="", refresh=True):
+        self.postfix = s
+
+    def close(self):
+        self.closed = True
+
+    @staticmethod
+    def write(s, file=None):
+        file.write(s + "\n")
+
+
+def test_progress_uses_tqdm_when_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", type(sys)("tqdm"))
+    sys.modules["tqdm"].tqdm = FakeTqdm
+    FakeTqdm.instances.clear()
+    f = FakeTTY()
+    bar = ProgressBar(3, file=f)
+    bar.start_epoch(2, 5)
+    for _ in range(5):
+        bar.update(8, 0.25)
+    bar.message("hello")
+    bar.end_epoch({"loss": 0.25, "val_loss": 0.3, "epoch_time": 0.1})
+    (t,) = FakeTqdm.instances
+    assert t.desc == "Epoch 2/3" and t.total == 5 and t.n == 5 and t.closed
+    assert t.postfix == "loss 0.2500 - val_loss 0.3000"
+    assert f.getvalue() == "hello\n"
 
 
 class FakeTTY(io.StringIO):

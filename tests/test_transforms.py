@@ -248,7 +248,8 @@ def test_compose_applies_in_order_and_labels_untouched():
 
 
 def test_errors_name_transform_and_shape():
-    with pytest.raises(ValueError, match=r"RandomRotation: expected an image \[C, H, W\] or a batch \[N, C, H, W\], got shape \(4, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"RandomRotation: expected an image \[C, H, W\] or a batch \[N, C, H, W\], got shape \(4, 4\)"):
         T.RandomRotation(10)(rt.zeros(4, 4))
     with pytest.raises(TypeError, match="RandomCrop: expected a reticulum Tensor.*ndarray.*ToTensor"):
         T.RandomCrop(2)(np.zeros((1, 4, 4), np.float32))

@@ -109,7 +109,9 @@ void bind_functions(py::module_& m) {
   m.def("where", [](const Tensor& c, py::object a, py::object b) {
     Tensor like = py::isinstance<TensorImpl>(a) ? a.cast<Tensor>() : py::isinstance<TensorImpl>(b) ? b.cast<Tensor>() : Tensor{};
     if (!like) fail<TypeError>("where: at least one of the two value arguments must be a Tensor");
-    return where(c, as_tensor_arg(a, like, "where"), as_tensor_arg(b, like, "where"));
+    Tensor ta = as_tensor_arg(a, like, "where"), tb = as_tensor_arg(b, like, "where");
+    py::gil_scoped_release nogil;
+    return where(c, ta, tb);
   });
   m.def("maximum", &maximum);
   m.def("minimum", &minimum);

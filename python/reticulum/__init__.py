@@ -22,3 +22,13 @@ double = float64
 long = int64
 
 __version__ = "0.1.0"
+
+_LAZY = ("utils", "vision", "train", "models", "experiments")
+
+
+def __getattr__(name):
+    """Loads the heavier submodules (data, vision, training, experiments) on first use, keeping `import reticulum` fast."""
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'reticulum' has no attribute '{name}'")

@@ -129,6 +129,18 @@ void softmax_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, int64
 void index_select(const Tensor& x, const Tensor& idx, const Tensor& out, int64_t outer, int64_t r, int64_t inner) {
   const int64_t n = idx->numel();
   const int64_t* ix = idx->data<int64_t>();
+  if (inner == 1) {  // gathering single elements: a typed loop, not a memcpy per element
+    dispatch_all(x->dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T* xp = x->data<T>();
+      T* op = out->data<T>();
+      parallel_range(outer, n, [&](int64_t b, int64_t e) {
+        for (int64_t a = b; a < e; ++a)
+          for (int64_t j = 0; j < n; ++j) op[a * n + j] = xp[a * r + ix[j]];
+      });
+    });
+    return;
+  }
   const size_t es = itemsize(x->dtype);
   const char* xp = static_cast<const char*>(x->raw());
   char* op = static_cast<char*>(out->raw());

@@ -142,7 +142,8 @@ class ModelCheckpoint(Callback):
     The file holds model, optimizer and scheduler state dicts, the completed epoch count, the history,
     the callbacks' state and the RNG seed, so ``fit(..., resume_from=path)`` continues the run exactly.
     `path` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.rtc"``.
-    With ``save_best_only`` the file is written only when `monitor` improves. `extra` (plain values)
+    The file is written every `every` epochs and after the last one, or, with ``save_best_only``, only
+    when `monitor` improves. `extra` (plain values)
     is stored under "extra", e.g. the model configuration needed to rebuild the model.
     """
 
@@ -173,14 +174,16 @@ class ModelCheckpoint(Callback):
                              f"{', '.join(logs)}") from None
 
     def on_epoch_end(self, epoch, logs=None):
+        improved = False
         if self.monitor is not None:
             value = _monitored(self, logs, self.monitor)
             improved = _improved(value, self.best, self.mode, 0.0)
             if improved:
                 self.best, self.best_epoch = value, epoch
-            if self.save_best_only and not improved:
+        if self.save_best_only:
+            if not improved:
                 return
-        elif epoch % self.every != 0 and epoch != self.trainer.epochs:
+        elif epoch % self.every and epoch != self.trainer.epochs and not self.trainer.stopping():
             return
         path = self._format(epoch, logs)
         folder = os.path.dirname(os.path.abspath(path))

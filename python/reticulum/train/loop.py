@@ -10,7 +10,6 @@ checkpoint; NumPy's and Python's global generator states are checkpointed and re
 Bit-identical results additionally need a deterministic kernel schedule: ``rt.set_num_threads(1)``.
 """
 import hashlib
-import math
 import os
 import random
 import time
@@ -20,6 +19,9 @@ import numpy as np
 from .. import _C
 from .._C import Tensor
 from .._grad_mode import no_grad
+from ..nn import BCELoss
+from ..nn.utils import clip_grad_norm_
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..serialization import load, save
 from .callbacks import Callback
 from .history import History
@@ -62,7 +64,6 @@ def _loss_value(loss, where):
 
 
 def _from_logits(loss_fn):
-    from ..nn import BCELoss
     return not isinstance(loss_fn, BCELoss)
 
 
@@ -124,6 +125,10 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.resumed = False
+
+    def stopping(self):
+        """Whether a callback has asked to stop training."""
+        return any(cb.stop_training for cb in self.callbacks)
 
     def log(self, text):
         """Prints a message through the progress display (nothing when fit is quiet)."""
@@ -202,11 +207,6 @@ def load_checkpoint(path):
     return ckpt
 
 
-def _is_plateau(scheduler):
-    from ..optim.lr_scheduler import ReduceLROnPlateau
-    return isinstance(scheduler, ReduceLROnPlateau)
-
-
 def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),
         callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None):
     """Trains `model` for `epochs` epochs and returns a History.
@@ -219,7 +219,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
     callbacks: Callback objects (EarlyStopping, ModelCheckpoint, GradientMonitor, ...).
     resume_from: a ModelCheckpoint file; training continues after its epoch up to `epochs` in total.
     verbose: progress bar on a terminal, one line per epoch otherwise; False prints nothing.
-    seed: base of the per-epoch re-seeding that makes runs reproducible and resumable (see module doc).
+    seed: base of the per-epoch re-seeding that makes runs reproducible and resumable (see module doc);
+    None draws one from rt's global generator. A resumed run uses the checkpoint's seed.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -281,7 +282,6 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
                 stop = next((cb for cb in callbacks if cb.stop_training), None)
                 if stop is None:
                     if clip_grad_norm is not None:
-                        from ..nn.utils import clip_grad_norm_
                         clip_grad_norm_(model.parameters(), clip_grad_norm)
                     optimizer.step()
                 loss_sum += loss_v * bs
@@ -310,7 +310,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             logs["epoch_time"] = time.perf_counter() - t0
             trainer.history.log(epoch, logs)
             if scheduler is not None:
-                if _is_plateau(scheduler):
+                if isinstance(scheduler, ReduceLROnPlateau):
                     scheduler.step(logs.get("val_loss", logs["loss"]))
                 else:
                     scheduler.step()

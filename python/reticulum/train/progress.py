@@ -54,7 +54,7 @@ class ProgressBar:
         self._tqdm = None
         if self.live and use_tqdm is not False:
             try:
-                from tqdm.auto import tqdm
+                from tqdm import tqdm
                 self._tqdm_cls = tqdm
             except ImportError:
                 self._tqdm_cls = None

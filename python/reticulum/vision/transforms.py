@@ -10,7 +10,6 @@ reticulum.utils.data.random_uniform / random_integers: from rt's global generato
 `rt.manual_seed` makes them reproducible), or, inside a DataLoader, from the per-batch
 generator that makes batches identical for any num_workers. Transforms touch images only.
 """
-import math
 import numbers
 
 import numpy as np
