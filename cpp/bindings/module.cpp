@@ -94,6 +94,8 @@ void bind_functions(py::module_& m) {
   m.def("randint", [](int64_t lo, int64_t hi, py::object shape, DType d) { return randint(lo, hi, shape_from_object(shape, "randint"), d); });
   m.def("bernoulli_mask", [](py::object shape, double p, DType d) { return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d); });
   m.def("manual_seed", &manual_seed);
+  m.def("empty_cache", &empty_cache, "Frees the memory blocks cached for reuse by freed tensors");
+  m.def("cached_bytes", &cached_bytes, "Bytes held in the allocator's cache of freed blocks");
   m.def("set_num_threads", [](int n) {
     if (n < 1) fail<ValueError>("set_num_threads: expected a positive number of threads, got ", n);
     omp_set_num_threads(n);

@@ -35,6 +35,9 @@ struct Storage {
 
 // Allocates nbytes (64-byte aligned) on the device.
 std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
+// Returns cached free blocks to the system / reports their total size (RETICULUM_NO_CACHE=1 disables the cache).
+void empty_cache();
+size_t cached_bytes();
 
 struct Node;
 struct TensorImpl;

@@ -1,4 +1,5 @@
 // Batch normalization (fused forward, closed-form backward) and the NLL loss kernels.
+#include <Eigen/Core>
 #include <cmath>
 #include <vector>
 
@@ -7,7 +8,41 @@
 
 namespace rt::cpu {
 
-// x viewed as [N, C, L]; statistics per channel in double for accuracy.
+template <class T>
+using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+template <class T>
+using MVec = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
+
+// Per-channel statistics of x viewed as [N, C, L]: each (n, c) row is reduced with Eigen's
+// vectorized sums and rows are combined in double. For L == 1 ([N, C] inputs) rows have one
+// element, so the loops run over channels instead (vectorized across C).
+template <class T>
+static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c0, int64_t c1, std::vector<double>& mean, std::vector<double>& var) {
+  const double M = static_cast<double>(N * L);
+  if (L == 1) {
+    std::vector<double> s(C, 0.0), q(C, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) s[c] += x[n * C + c];
+    for (int64_t c = c0; c < c1; ++c) mean[c] = s[c] / M;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = c0; c < c1; ++c) {
+        const double d = x[n * C + c] - mean[c];
+        q[c] += d * d;
+      }
+    for (int64_t c = c0; c < c1; ++c) var[c] = q[c] / M;
+    return;
+  }
+  for (int64_t c = c0; c < c1; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) s += static_cast<double>(Vec<T>(x + (n * C + c) * L, L).sum());
+    const double mu = s / M;
+    double q = 0;
+    for (int64_t n = 0; n < N; ++n) q += static_cast<double>((Vec<T>(x + (n * C + c) * L, L) - static_cast<T>(mu)).square().sum());
+    mean[c] = mu;
+    var[c] = q / M;
+  }
+}
+
 void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& rmean, const Tensor& rvar, bool training, double momentum,
                 double eps, const Tensor& outt, const Tensor& meant, const Tensor& invstdt) {
   const int64_t N = xt->shape[0], C = xt->shape[1], L = xt->numel() / std::max<int64_t>(1, N * C), M = N * L;
@@ -15,49 +50,35 @@ void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tens
     using T = decltype(tag);
     const T* x = xt->data<T>();
     T* out = outt->data<T>();
-    T* mean = meant->data<T>();
-    T* invstd = invstdt->data<T>();
-    parallel_range(C, 3 * M, [&](int64_t cb, int64_t ce) {
-      for (int64_t c = cb; c < ce; ++c) {
-        double mu, var;
-        if (training) {
-          double s = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = x + (n * C + c) * L;
-            for (int64_t l = 0; l < L; ++l) s += p[l];
-          }
-          mu = s / static_cast<double>(M);
-          double q = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = x + (n * C + c) * L;
-            for (int64_t l = 0; l < L; ++l) {
-              double d = p[l] - mu;
-              q += d * d;
-            }
-          }
-          var = q / static_cast<double>(M);
-          if (rmean) {
-            T* rm = rmean->data<T>();
-            T* rv = rvar->data<T>();
-            double unbiased = M > 1 ? q / static_cast<double>(M - 1) : var;
-            rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu);
-            rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
-          }
-        } else {
-          mu = rmean->data<T>()[c];
-          var = rvar->data<T>()[c];
-        }
-        double is = 1.0 / std::sqrt(var + eps);
-        mean[c] = static_cast<T>(mu);
-        invstd[c] = static_cast<T>(is);
-        double scale = (wt ? wt->data<T>()[c] : 1.0) * is;
-        double shift = (bt ? bt->data<T>()[c] : 0.0) - mu * scale;
-        const T sc = static_cast<T>(scale), sh = static_cast<T>(shift);
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = x + (n * C + c) * L;
-          T* o = out + (n * C + c) * L;
-          for (int64_t l = 0; l < L; ++l) o[l] = p[l] * sc + sh;
-        }
+    std::vector<double> mean(C), var(C);
+    if (training) {
+      parallel_range(C, 2 * M, [&](int64_t c0, int64_t c1) { channel_stats(x, N, C, L, c0, c1, mean, var); });
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        mean[c] = rmean->data<T>()[c];
+        var[c] = rvar->data<T>()[c];
+      }
+    }
+    std::vector<T> scale(C), shift(C);
+    for (int64_t c = 0; c < C; ++c) {
+      const double is = 1.0 / std::sqrt(var[c] + eps);
+      meant->data<T>()[c] = static_cast<T>(mean[c]);
+      invstdt->data<T>()[c] = static_cast<T>(is);
+      const double sc = (wt ? wt->data<T>()[c] : 1.0) * is;
+      scale[c] = static_cast<T>(sc);
+      shift[c] = static_cast<T>((bt ? bt->data<T>()[c] : 0.0) - mean[c] * sc);
+      if (training && rmean) {  // running stats use the unbiased variance, as PyTorch
+        T* rm = rmean->data<T>();
+        T* rv = rvar->data<T>();
+        const double unbiased = M > 1 ? var[c] * M / static_cast<double>(M - 1) : var[c];
+        rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean[c]);
+        rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
+      }
+    }
+    parallel_range(N * C, L, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t c = r % C;
+        MVec<T>(out + r * L, L) = Vec<T>(x + r * L, L) * scale[c] + shift[c];
       }
     });
   });
@@ -70,40 +91,36 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
     using T = decltype(tag);
     const T* x = xt->data<T>();
     const T* gy = gyt->data<T>();
-    parallel_range(C, 3 * M, [&](int64_t cb, int64_t ce) {
-      for (int64_t c = cb; c < ce; ++c) {
-        const double mu = meant->data<T>()[c], is = invstdt->data<T>()[c];
-        double sg = 0, sgx = 0;  // sum(gy), sum(gy * xhat)
-        for (int64_t n = 0; n < N; ++n) {
-          const T* p = x + (n * C + c) * L;
-          const T* g = gy + (n * C + c) * L;
-          for (int64_t l = 0; l < L; ++l) {
-            sg += g[l];
-            sgx += g[l] * (p[l] - mu) * is;
-          }
+    const T* mean = meant->data<T>();
+    const T* invstd = invstdt->data<T>();
+    std::vector<double> sg(C, 0.0), sgx(C, 0.0);  // sum(gy), sum(gy * xhat)
+    parallel_range(C, 2 * M, [&](int64_t c0, int64_t c1) {
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          Vec<T> g(gy + (n * C + c) * L, L), xv(x + (n * C + c) * L, L);
+          sg[c] += static_cast<double>(g.sum());
+          sgx[c] += static_cast<double>((g * (xv - mean[c])).sum()) * invstd[c];
         }
-        if (gwt) gwt->data<T>()[c] = static_cast<T>(sgx);
-        if (gbt) gbt->data<T>()[c] = static_cast<T>(sg);
-        if (!gxt) continue;
-        const double w = wt ? static_cast<double>(wt->data<T>()[c]) : 1.0;
-        T* gx = gxt->data<T>();
-        if (training) {
-          // gx = w*is/M * (M*gy - sum(gy) - xhat*sum(gy*xhat))
-          const double k = w * is / static_cast<double>(M), mg = sg / static_cast<double>(M), mx = sgx / static_cast<double>(M);
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = x + (n * C + c) * L;
-            const T* g = gy + (n * C + c) * L;
-            T* o = gx + (n * C + c) * L;
-            for (int64_t l = 0; l < L; ++l) o[l] = static_cast<T>(k * static_cast<double>(M) * (g[l] - mg - (p[l] - mu) * is * mx));
-          }
-        } else {
-          const T k = static_cast<T>(w * is);
-          for (int64_t n = 0; n < N; ++n) {
-            const T* g = gy + (n * C + c) * L;
-            T* o = gx + (n * C + c) * L;
-            for (int64_t l = 0; l < L; ++l) o[l] = g[l] * k;
-          }
-        }
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      if (gwt) gwt->data<T>()[c] = static_cast<T>(sgx[c]);
+      if (gbt) gbt->data<T>()[c] = static_cast<T>(sg[c]);
+    }
+    if (!gxt) return;
+    T* gx = gxt->data<T>();
+    // training: gx = w*is * (gy - mean(gy) - xhat * mean(gy*xhat)); eval: gx = w*is * gy
+    std::vector<T> k(C), a(C), b(C);
+    for (int64_t c = 0; c < C; ++c) {
+      const double w = wt ? static_cast<double>(wt->data<T>()[c]) : 1.0, is = invstd[c];
+      k[c] = static_cast<T>(w * is);
+      a[c] = training ? static_cast<T>(sg[c] / M) : T(0);
+      b[c] = training ? static_cast<T>(sgx[c] / M * is) : T(0);
+    }
+    parallel_range(N * C, 2 * L, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t c = r % C;
+        Vec<T> g(gy + r * L, L), xv(x + r * L, L);
+        MVec<T>(gx + r * L, L) = k[c] * (g - a[c] - (xv - mean[c]) * b[c]);
       }
     });
   });

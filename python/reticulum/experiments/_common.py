@@ -1,8 +1,12 @@
 """Shared plumbing for the seed experiments: output folder, JSON, optional matplotlib figures."""
+import contextlib
+import functools
 import json
 import math
 import os
 import time
+
+from .. import get_num_threads, set_num_threads
 
 PLOT_HINT = ('matplotlib is not installed, so no PNG was written (the JSON has all the numbers); '
              'install it with  pip install "reticulum[plot]"  (or pip install matplotlib) and rerun for the plot')
@@ -13,6 +17,30 @@ def prepare(out_dir):
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     return out_dir
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Runs the block with rt.set_num_threads(n), restoring the previous count afterwards. The
+    experiments' models are tiny: one thread is faster than two for them (no OpenMP fork/join per
+    op, no collapse when another process holds a core) and makes runs bit-reproducible."""
+    old = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(old)
+
+
+def threads(n):
+    """Decorator: the wrapped run() executes under num_threads(n)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            with num_threads(n):
+                return fn(*args, **kwargs)
+        return inner
+    return wrap
 
 
 def figure(width, height):

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .. import bmm, cat, from_numpy, matmul, ones_like, zeros_like
-from ._common import figure, finish, prepare
+from ._common import figure, finish, prepare, threads
 
 NAME = "bias_variance"
 SIGMA = 0.3
@@ -61,6 +61,7 @@ def lstsq_cg(phi, y, iters):
     return w
 
 
+@threads(1)
 def run(out_dir, quick=False):
     """Fits polynomials of degree 1..12 to many noisy training sets; writes bias_variance.png/.json."""
     t0 = time.perf_counter()

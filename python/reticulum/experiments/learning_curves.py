@@ -19,7 +19,7 @@ from .. import from_numpy, manual_seed, nn, optim
 from ..train import evaluate, fit
 from ..utils.data import DataLoader, TensorDataset
 from ..vision.datasets import two_moons
-from ._common import figure, finish, prepare
+from ._common import figure, finish, prepare, threads
 
 NAME = "learning_curves"
 NOISE = 0.25
@@ -48,6 +48,7 @@ def _train_eval(make, x, y, test_loader, updates, seed):
     return train_acc, evaluate(model, test_loader)["accuracy"]
 
 
+@threads(1)
 def run(out_dir, quick=False):
     """Learning curves of logistic regression vs an MLP on two moons; writes learning_curves.png/.json."""
     t0 = time.perf_counter()
@@ -90,6 +91,7 @@ def run(out_dir, quick=False):
                 ax.plot(s, 100 * m, marker=marker, color=color, label=f"{what} accuracy")
                 ax.fill_between(s, 100 * (m - sd), 100 * np.minimum(m + sd, 1), color=color, alpha=0.15)
             ax.set_xscale("log", base=2)
+            ax.set_xticks(s, [str(v) for v in s])
             ax.set_ylim(60, 101)
             ax.set_xlabel("training-set size (experience)")
             ax.set_ylabel("accuracy (%)")
@@ -101,6 +103,7 @@ def run(out_dir, quick=False):
             ax.plot(s, 100 * np.asarray(r[key]["gap"]), "o-", color=color, label=r[key]["learner"])
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_xscale("log", base=2)
+        ax.set_xticks(s, [str(v) for v in s])
         ax.set_xlabel("training-set size (experience)")
         ax.set_ylabel("train - test accuracy (percentage points)")
         ax.set_title("Generalization gap shrinks with more data", fontsize=10)

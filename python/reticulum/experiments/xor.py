@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import from_numpy, manual_seed, nn, no_grad, optim, tensor
 from ..vision.datasets import xor as xor_data
-from ._common import figure, finish, prepare
+from ._common import figure, finish, prepare, threads
 
 NAME = "xor"
 TARGET_LOSS = 0.05  # stop there once all points are right ...
@@ -49,6 +49,7 @@ def _train(model, x, y, steps, lr, target_loss=0.0, hidden_decay=0.0):
     return losses
 
 
+@threads(1)
 def run(out_dir, quick=False):
     """Trains logistic regression and a 2-2-1 tanh MLP on noisy XOR; writes xor.png/.json."""
     t0 = time.perf_counter()
