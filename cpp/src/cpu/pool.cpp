@@ -1,6 +1,8 @@
 // Max/average/adaptive-average pooling over [planes, H, W], threaded over planes.
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "cpu/kernels.h"
 #include "cpu/strided.h"
@@ -14,25 +16,39 @@ static void over_planes(const PoolGeom& g, F&& f) {
   });
 }
 
-// The common 2x2/stride-2 unpadded window, without the generic bounds bookkeeping.
+// The common 2x2/stride-2 unpadded window: a tournament of selects (no data-dependent
+// branches: random data made the generic loop mispredict on most comparisons). Ties keep the
+// earlier element and a NaN wins, matching the generic path's scan order.
+// b if take else a, through the bits: GCC turns a float ternary into an unpredictable branch here.
+template <class T>
+static inline T pick(T a, T b, int take) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  U ua, ub;
+  std::memcpy(&ua, &a, sizeof(T));
+  std::memcpy(&ub, &b, sizeof(T));
+  const U r = ua ^ ((ua ^ ub) & (U(0) - static_cast<U>(take)));
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
+
 template <class T>
 static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip) {
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const T* r0 = xp + 2 * oh * g.W;
-    const T* r1 = r0 + g.W;
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const int64_t k0 = 2 * oh * g.W + 2 * ow;
-      T best = r0[2 * ow];
-      int64_t bi = k0;
-      const T cand[3] = {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-      const int64_t ks[3] = {k0 + 1, k0 + g.W, k0 + g.W + 1};
-      for (int c = 0; c < 3; ++c) {
-        const bool take = (cand[c] > best) | ((cand[c] != cand[c]) & (best == best));
-        best = take ? cand[c] : best;
-        bi = take ? ks[c] : bi;
-      }
-      op[oh * g.OW + ow] = best;
-      ip[oh * g.OW + ow] = bi;
+  const int64_t OH = g.OH, OW = g.OW, W = g.W;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* r0 = xp + 2 * oh * W;
+    const T* r1 = r0 + W;
+    T* o = op + oh * OW;
+    int64_t* id = ip + oh * OW;
+    const int64_t base = 2 * oh * W;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+      const int t01 = (v1 > v0) | (v1 != v1), t23 = (v3 > v2) | (v3 != v3);
+      const T m01 = pick(v0, v1, t01), m23 = pick(v2, v3, t23);
+      const int t = (m23 > m01) | (m23 != m23);
+      o[ow] = pick(m01, m23, t);
+      const int64_t i01 = t01, i23 = W + t23;
+      id[ow] = base + 2 * ow + i01 + t * (i23 - i01);
     }
   }
 }
@@ -61,9 +77,9 @@ void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Ten
             for (int64_t w = w0; w < w1; ++w) {
               const int64_t k = h * g.W + w;
               const T v = xp[k];
-              const bool take = (v > best) | (v != v);  // branch-free; NaN wins, as in PyTorch
-              best = take ? v : best;
-              bi = take ? k : bi;
+              const int take = (v > best) | (v != v);  // NaN wins, as in PyTorch
+              best = pick(best, v, take);
+              bi += take * (k - bi);
             }
           op[oh * g.OW + ow] = best;
           ip[oh * g.OW + ow] = bi;

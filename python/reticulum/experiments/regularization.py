@@ -2,16 +2,18 @@
 
 An MLP 64-256-256-10 (ReLU) is trained on 10 images per class of the 8x8 digits until the
 unregularized net memorizes them, then evaluated on the 359 held-out test images. Variants,
-all with the same SGD (lr 0.05, momentum 0.9, batch 20) and number of epochs:
+all with the same SGD (lr 0.01, momentum 0.9, batch 20) and number of epochs:
   none          plain training;
   dropout       nn.Dropout(0.5) after each hidden layer (inverted dropout);
   l2            weight decay 5e-3 in rt.optim.SGD, i.e. the L2 regularizer of eq. 2.10;
-  augmentation  every batch randomly rotated (+-12 deg), shifted (+-1 px) and scaled (0.9-1.1)
+  augmentation  every batch randomly rotated (+-10 deg), shifted (+-1 px) and scaled (0.9-1.1)
                 by rt.vision.transforms.RandomAffine (labels unchanged);
   all           the three together.
 Train accuracy and loss are measured on the clean training images in eval mode (no dropout, no
 augmentation); the generalization gap is train - test accuracy and test - train loss. Each
-variant is averaged over several random training subsets.
+variant is averaged over several random training subsets. Typical outcome: augmentation and
+dropout raise the test accuracy and shrink both gaps; L2 mainly shrinks the loss gap (small
+weights, less over-confident wrong answers) and changes the accuracy little.
 """
 import time
 
@@ -35,6 +37,8 @@ VARIANTS = {
 }
 LABELS = {"none": "no regularization", "dropout": "dropout 0.5", "l2": "L2 (weight decay 5e-3)",
           "augmentation": "data augmentation", "all": "all three"}
+SHORT = {"none": "none", "dropout": "dropout\n0.5", "l2": "L2\n(wd 5e-3)", "augmentation": "data\naugmentation",
+         "all": "all three"}
 
 
 def build(dropout):
@@ -61,10 +65,10 @@ def run(out_dir, quick=False):
     regularization.png/.json."""
     t0 = time.perf_counter()
     out_dir = prepare(out_dir)
-    epochs, repeats = (60, 1) if quick else (150, 3)
+    epochs, repeats = (120, 1) if quick else (400, 3)
     train, test = Digits(train=True), Digits(train=False)
     test_loader = DataLoader(test.as_tensor_dataset(), batch_size=512)
-    augment = transforms.RandomAffine(degrees=12, translate=(0.125, 0.125), scale=(0.9, 1.1))
+    augment = transforms.RandomAffine(degrees=10, translate=(0.125, 0.125), scale=(0.9, 1.1))
     loss_fn = nn.CrossEntropyLoss()
 
     runs = {k: [] for k in VARIANTS}
@@ -77,7 +81,7 @@ def run(out_dir, quick=False):
             model = build(v["dropout"])
             loader = DataLoader(data, batch_size=20, shuffle=True, seed=rep,
                                 transform=augment if v["augment"] else None)
-            opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=v["weight_decay"])
+            opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=v["weight_decay"])
             hist = fit(model, loss_fn, opt, loader, epochs, val_loader=test_loader, verbose=False, seed=rep)
             tr = evaluate(model, clean_loader, loss_fn=loss_fn)
             te = evaluate(model, test_loader, loss_fn=loss_fn)
@@ -87,7 +91,7 @@ def run(out_dir, quick=False):
 
     res = {"experiment": NAME, "quick": quick, "figure": "seed eq. 2.10, data augmentation and dropout",
            "setup": {"data": f"8x8 digits: {PER_CLASS} training images per class ({10 * PER_CLASS}), 359 test images",
-                     "model": "MLP 64-256-256-10, ReLU", "optimizer": "SGD lr 0.05 momentum 0.9, batch 20",
+                     "model": "MLP 64-256-256-10, ReLU", "optimizer": "SGD lr 0.01 momentum 0.9, batch 20",
                      "epochs": epochs, "repeats": repeats, "augmentation": repr(augment)},
            "variants": {}}
     for key, rs in runs.items():
@@ -118,25 +122,30 @@ def run(out_dir, quick=False):
             ax1.text(p, max(a, b) + 0.5, f"gap\n{a - b:.1f}", ha="center", fontsize=8)
         ax1.set_ylim(min(te) - 10, 106)
         ax1.set_ylabel("accuracy (%)")
-        ax1.set_title("Train vs test accuracy", fontsize=10)
-        ax2.bar(pos - 0.2, [v[k]["train_loss"] for k in keys], 0.4, label="train", color="tab:blue")
-        ax2.bar(pos + 0.2, [v[k]["test_loss"] for k in keys], 0.4, label="test", color="tab:orange")
+        ax1.set_title("Train vs test accuracy (gap in percentage points)", fontsize=10)
+        trl, tel = [v[k]["train_loss"] for k in keys], [v[k]["test_loss"] for k in keys]
+        ax2.bar(pos - 0.2, trl, 0.4, label="train", color="tab:blue")
+        ax2.bar(pos + 0.2, tel, 0.4, label="test", color="tab:orange")
+        for p, a, b in zip(pos, trl, tel):
+            ax2.text(p, max(a, b) + 0.01, f"gap\n{b - a:.2f}", ha="center", fontsize=8)
+        ax2.set_ylim(0, 1.2 * max(tel) + 0.05)
         ax2.set_ylabel("cross-entropy loss")
         ax2.set_title("Train vs test loss", fontsize=10)
         for ax in (ax1, ax2):
-            ax.set_xticks(pos, [LABELS[k].replace(" (", "\n(") for k in keys], fontsize=8)
+            ax.set_xticks(pos, [SHORT[k] for k in keys], fontsize=8)
             ax.legend(fontsize=8, loc="upper right")
             ax.grid(alpha=0.3, axis="y")
         for k in keys:
             curve = 100 * np.asarray(v[k]["test_accuracy_curve"])
             ax3.plot(np.arange(1, curve.size + 1), curve, label=LABELS[k])
+        ax3.set_ylim(max(0, min(float(np.max(v[k]["test_accuracy_curve"])) for k in keys) * 100 - 15), 100)
         ax3.set_xlabel("epoch")
         ax3.set_ylabel("test accuracy (%)")
         ax3.set_title("Test accuracy during training", fontsize=10)
         ax3.grid(alpha=0.3)
         ax3.legend(fontsize=8, loc="lower right")
         fig.suptitle(f"Regularization on {10 * PER_CLASS} training digits (mean of {r['setup']['repeats']} random "
-                     "subsets): the regularized nets generalize better")
+                     "subsets): regularization shrinks the train-test gap")
         return fig
 
     return finish(out_dir, NAME, res, plot, t0)

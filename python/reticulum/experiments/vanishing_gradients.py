@@ -120,7 +120,7 @@ def run(out_dir, quick=False):
             ax2.plot(layers, d["trained_grad_norms"], "o-", color=COLORS[key], label=d["label"])
             ax3.plot(np.arange(1, len(d["train_loss"]) + 1), d["train_loss"], "o-", ms=3, color=COLORS[key],
                      label=f"{d['label']}: test acc {100 * d['test_accuracy']:.1f}%")
-        for ax, when in ((ax1, "at initialisation"), (ax2, f"last training epoch (GradientMonitor)")):
+        for ax, when in ((ax1, "at initialisation"), (ax2, "last training epoch (GradientMonitor)")):
             ax.set_yscale("log")
             ax.set_xlabel("layer (1 = next to the input)")
             ax.set_ylabel("||dL/dW|| (L2 norm)")
@@ -129,15 +129,16 @@ def run(out_dir, quick=False):
             ax.grid(alpha=0.3, which="both")
         sig = r["configs"]["sigmoid"]
         ax1.annotate(f"first/last = {sig['init_first_over_last']:.1e}", (1, sig["init_grad_norms"][0]),
-                     xytext=(3, sig["init_grad_norms"][0] * 3), color=COLORS["sigmoid"], fontsize=9)
-        ax1.legend(fontsize=8, loc="lower right")
-        ax3.axhline(math.log(10), color="0.5", ls="--", lw=1)
-        ax3.annotate("chance: ln 10", (1, math.log(10)), xytext=(1, math.log(10) + 0.08), color="0.4", fontsize=8)
+                     xytext=(3.5, sig["init_grad_norms"][0]), color=COLORS["sigmoid"], fontsize=9, va="center",
+                     arrowprops=dict(arrowstyle="->", color=COLORS["sigmoid"]))
+        ax1.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, 0.8))
+        ax3.axhline(math.log(10), color="0.5", ls="--", lw=1, label="chance level (ln 10)")
+        ax3.xaxis.get_major_locator().set_params(integer=True)
         ax3.set_xlabel("epoch")
         ax3.set_ylabel("training loss (cross-entropy)")
         ax3.set_title("Training with the same SGD", fontsize=10)
         ax3.grid(alpha=0.3)
-        ax3.legend(fontsize=8)
+        ax3.legend(fontsize=8, loc="best")
         fig.suptitle(f"Vanishing gradients in a {DEPTH}-layer MLP on 8x8 digits (seed eqs. 2.30-2.32)")
         return fig
 
