@@ -26,6 +26,14 @@ static bool is_pointwise(const ConvGeom& g) {
   return true;
 }
 
+// Output columns [lo, hi) whose input column ow*s + off lies inside [0, w).
+static inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow_count, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  hi = (w - 1 - off) < 0 ? 0 : std::min(ow_count, (w - 1 - off) / s + 1);
+  lo = std::min(lo, ow_count);
+  hi = std::max(hi, lo);
+}
+
 // cols [C*kd*kh*kw, L] for the channels [c0, c0 + cn) of one sample.
 template <class T>
 static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* cols) {
@@ -48,10 +56,16 @@ static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* col
               }
               const T* src = xc + (id * g.in[1] + ih) * g.in[2];
               const int64_t off = kw * g.dil[2] - g.pad[2], s = g.stride[2];
-              for (int64_t ow = 0; ow < OW; ++ow) {
-                int64_t iw = ow * s + off;
-                d[ow] = (iw >= 0 && iw < g.in[2]) ? src[iw] : T(0);
+              int64_t lo, hi;
+              valid_range(off, s, g.in[2], OW, lo, hi);
+              std::fill(d, d + lo, T(0));
+              if (s == 1) {  // rows are short (often < 32): an inline loop beats a memcpy call
+                const T* sp = src + off;
+                for (int64_t ow = lo; ow < hi; ++ow) d[ow] = sp[ow];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * s + off];
               }
+              std::fill(d + hi, d + OW, T(0));
             }
           }
         }
@@ -78,10 +92,10 @@ static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* 
               const T* s = src + (od * g.out[1] + oh) * OW;
               T* d = gc + (id * g.in[1] + ih) * g.in[2];
               const int64_t off = kw * g.dil[2] - g.pad[2], st = g.stride[2];
-              for (int64_t ow = 0; ow < OW; ++ow) {
-                int64_t iw = ow * st + off;
-                if (iw >= 0 && iw < g.in[2]) d[iw] += s[ow];
-              }
+              int64_t lo, hi;
+              valid_range(off, st, g.in[2], OW, lo, hi);
+              if (st == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow + off] += s[ow];
+              else for (int64_t ow = lo; ow < hi; ++ow) d[ow * st + off] += s[ow];
             }
           }
         }

@@ -95,9 +95,10 @@ def run(out_dir, quick=False):
         curves["measured_test_error"].append(float(((y_star - p) ** 2).mean()))
         curves["train_error"].append(train_err)
         k = min(8, n_sets)
-        ref = np.stack([np.linalg.lstsq(phi.numpy()[s], y_np[s], rcond=None)[0] for s in range(k)])
+        phi_k = phi[:k].numpy()
+        ref = np.stack([np.linalg.lstsq(phi_k[s], y_np[s], rcond=None)[0] for s in range(k)])
         curves["cg_check_rel_diff"].append(float(np.abs(w.numpy()[:k] - ref).max() / np.abs(ref).max()))
-        examples[degree] = {"mean_fit": mean_fit[::4], "fits": p[:15, ::4]}
+        examples[degree] = {"mean_fit": mean_fit[::4].copy(), "fits": p[:15, ::4].copy()}  # copies: p is big
 
     best = int(np.argmin(curves["expected_error"]))
     shown = (DEGREES[0], DEGREES[best], DEGREES[-1])
