@@ -66,7 +66,7 @@ def run(out_dir, quick=False):
     """Fits polynomials of degree 1..12 to many noisy training sets; writes bias_variance.png/.json."""
     t0 = time.perf_counter()
     out_dir = prepare(out_dir)
-    n_sets = 500 if quick else 20000
+    n_sets = 500 if quick else 10000
     rng = np.random.default_rng(0)
     x_np = (np.arange(N_POINTS)[None, :, None] + rng.uniform(0, 1, (n_sets, N_POINTS, 1))) / N_POINTS
     y_np = true_f(x_np) + SIGMA * rng.standard_normal(x_np.shape)
