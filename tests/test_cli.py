@@ -11,7 +11,7 @@ import pytest
 from reticulum import cli
 from reticulum.train import load_checkpoint
 
-PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
+PYTHON_DIR = Path(cli.__file__).resolve().parents[1]  # wherever reticulum was imported from
 
 
 def run_cli(*args, cwd):

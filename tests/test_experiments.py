@@ -112,3 +112,10 @@ def test_regularization_reduces_gap(results):
     assert v["none"]["train_accuracy"] == 1.0  # the unregularized net memorizes its 100 images
     assert max(res["gap_reduction_vs_none"].values()) > 0.02
     assert min(v[k]["loss_gap"] for k in ("dropout", "l2", "augmentation", "all")) < v["none"]["loss_gap"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_first_and_small(results, name):
+    res = results(name)[1]
+    assert list(res)[:2] == ["experiment", "summary"]
+    assert len(json.dumps(res["summary"])) < 1000

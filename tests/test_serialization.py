@@ -19,7 +19,7 @@ import pytest
 
 import reticulum as rt
 
-PYTHON_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(rt.__file__)))  # wherever reticulum was imported from
 NP = {rt.float32: np.float32, rt.float64: np.float64, rt.int64: np.int64, rt.bool: np.bool_}
 
 

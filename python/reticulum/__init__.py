@@ -1,7 +1,7 @@
 """reticulum: a deep-learning framework with a C++17/Eigen core and a PyTorch-style API."""
 from . import _C
 from ._C import Tensor, dtype, device, from_numpy, manual_seed, set_num_threads, get_num_threads
-from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum
+from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum, empty_cache, cached_bytes
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled
 from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ._tensor import Size

@@ -180,7 +180,7 @@ def available_experiments():
         if e.name in (f"{__package__}.experiments",):
             return []
         raise
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
 
 
 def cmd_experiment(args):
@@ -191,11 +191,11 @@ def cmd_experiment(args):
         else:
             print("No experiments are installed (the reticulum.experiments package is missing or empty).")
         return 0
-    key = args.name.replace("-", "_")
+    key = args.name.replace("_", "-")
     if key not in names:
         avail = ", ".join(names) if names else "none are installed"
         raise CLIError(f"unknown experiment '{args.name}' (available: {avail})")
-    module = importlib.import_module(f"{__package__}.experiments.{key}")
+    module = importlib.import_module(f"{__package__}.experiments.{key.replace('-', '_')}")
     run = getattr(module, "run", None)
     if not callable(run):
         raise CLIError(f"experiment module reticulum.experiments.{key} has no run(out_dir, quick=False) function")
@@ -203,8 +203,8 @@ def cmd_experiment(args):
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
     result = run(out, quick=args.quick)
-    if isinstance(result, dict):
-        print(json.dumps(result, indent=2, default=str))
+    if isinstance(result, dict):  # the headline numbers; the full results are in the JSON file
+        print(json.dumps(result.get("summary", result), indent=2, default=str))
     elif result is not None:
         print(result)
     print(f"Experiment {key} finished in {time.perf_counter() - t0:.1f}s; outputs in {out}")

@@ -62,16 +62,19 @@ def _clean(x):
         return [_clean(v) for v in x]
     if hasattr(x, "tolist"):  # NumPy scalars and arrays
         return _clean(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
+    if isinstance(x, float):
+        return float(f"{x:.6g}") if math.isfinite(x) else None  # 6 significant digits keep the JSON small
     return x
 
 
-def finish(out_dir, name, results, plot, t0):
+def finish(out_dir, name, results, plot, t0, summary=None):
     """Draws the figure with `plot(results) -> Figure or None`, writes <name>.png (when matplotlib is
-    available) and <name>.json into out_dir, and returns the JSON-ready results dict (with the file
-    paths and the wall time added)."""
+    available) and <name>.json into out_dir, and returns the JSON-ready results dict (floats rounded
+    to 6 significant digits, NaN -> None) with the file paths, the wall time and
+    `summary(results) -> dict` (a few headline numbers, first in the file) added."""
     results = _clean(results)
+    if summary is not None:
+        results = {"experiment": results["experiment"], "summary": _clean(summary(results)), **results}
     png = os.path.join(out_dir, name + ".png")
     fig = plot(results)
     if fig is not None:

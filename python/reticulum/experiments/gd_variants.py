@@ -8,8 +8,8 @@ makes the same number of parameter updates:
   Adam  rt.optim.Adam, batch 32 (algorithm 6, with the DESIGN.md errata fixed)
 The full-data loss is recorded after every update and the (w, b) trajectory is drawn over the
 loss contours; late_excess_loss is the mean full-data loss minus the minimum over the last 10%
-of the updates (less noisy than the last value alone). Smoothness of a trajectory = mean cosine between consecutive update steps
-(1: a straight or gently curving path, ~0: a random walk).
+of the updates (less noisy than the last value alone). Smoothness of a trajectory = mean cosine
+between consecutive update steps (1: a straight or gently curving path, ~0: a random walk).
 """
 import time
 
@@ -74,6 +74,13 @@ def _smoothness(path):
     return float(cos.mean())
 
 
+def summary(r):
+    """Headline numbers of a run() result."""
+    m = r["methods"]
+    return {"late_excess_loss": {k: v["late_excess_loss"] for k, v in m.items()},
+            "smoothness": {k: v["smoothness"] for k, v in m.items()}}
+
+
 @threads(1)
 def run(out_dir, quick=False):
     """Runs BGD, MBGD, SGD, momentum and Adam for the same number of updates; writes gd_variants.png/.json."""
@@ -95,13 +102,12 @@ def run(out_dir, quick=False):
                      "start": START, "updates": updates, "lr": LR, "adam_lr": 0.1, "momentum": 0.9,
                      "hessian_condition_number": float(np.linalg.cond(hess))},
            "optimum": {"w": float(w_star), "b": float(b_star), "loss": loss_star}, "methods": {}}
-    paths = {}
     manual_seed(0)
     for name, (batch, make_opt) in METHODS.items():
         path, losses = _run_method(batch, make_opt, x, y, updates, seed=1)
-        paths[name] = path
         res["methods"][name] = {
-            "batch_size": batch or N, "final_loss": float(losses[-1]), "final_excess_loss": float(losses[-1] - loss_star),
+            "batch_size": batch or N, "final_loss": float(losses[-1]),
+            "final_excess_loss": float(losses[-1] - loss_star),
             "final_w": float(path[-1, 0]), "final_b": float(path[-1, 1]),
             "distance_to_optimum": float(np.hypot(path[-1, 0] - w_star, path[-1, 1] - b_star)),
             "late_excess_loss": float(np.mean(losses[-max(updates // 10, 1):]) - loss_star),
@@ -117,7 +123,8 @@ def run(out_dir, quick=False):
         ws, bs = np.linspace(-1.0, 3.5, 200), np.linspace(-3.0, 4.0, 200)
         gw, gb = np.meshgrid(ws, bs)
         # MSE(w, b) from the data's moments, on the grid
-        m = dict(xx=np.mean(x_np ** 2), x=np.mean(x_np), xy=np.mean(x_np * y_np), y=np.mean(y_np), yy=np.mean(y_np ** 2))
+        m = dict(xx=np.mean(x_np ** 2), x=np.mean(x_np), xy=np.mean(x_np * y_np), y=np.mean(y_np),
+                 yy=np.mean(y_np ** 2))
         grid_loss = gw ** 2 * m["xx"] + 2 * gw * gb * m["x"] + gb ** 2 - 2 * gw * m["xy"] - 2 * gb * m["y"] + m["yy"]
         levels = loss_star + np.geomspace(0.01, 40, 16)
         ax.contour(gw, gb, grid_loss, levels=levels, colors="0.6", linewidths=0.7)
@@ -162,4 +169,4 @@ def run(out_dir, quick=False):
         fig.suptitle("Gradient-descent variants on y = w x + b (seed fig. 2.14)")
         return fig
 
-    return finish(out_dir, NAME, res, plot, t0)
+    return finish(out_dir, NAME, res, plot, t0, summary)

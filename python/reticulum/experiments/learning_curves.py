@@ -48,6 +48,15 @@ def _train_eval(make, x, y, test_loader, updates, seed):
     return train_acc, evaluate(model, test_loader)["accuracy"]
 
 
+def summary(r):
+    """Headline numbers of a run() result."""
+    lo, hi, s = r["low"], r["high"], r["sizes"]
+    return {f"gap_low_n{s[0]}": lo["gap"][0], f"gap_high_n{s[0]}": hi["gap"][0],
+            f"gap_low_n{s[-1]}": lo["gap"][-1], f"gap_high_n{s[-1]}": hi["gap"][-1],
+            f"test_accuracy_low_n{s[-1]}": lo["test_accuracy"][-1],
+            f"test_accuracy_high_n{s[-1]}": hi["test_accuracy"][-1]}
+
+
 @threads(1)
 def run(out_dir, quick=False):
     """Learning curves of logistic regression vs an MLP on two moons; writes learning_curves.png/.json."""
@@ -113,4 +122,4 @@ def run(out_dir, quick=False):
                      "training sets per size; seed fig. 2.3)")
         return fig
 
-    return finish(out_dir, NAME, res, plot, t0)
+    return finish(out_dir, NAME, res, plot, t0, summary)

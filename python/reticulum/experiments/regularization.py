@@ -59,6 +59,14 @@ def _subset(train, rng):
     return from_numpy(idx.astype(np.int64))
 
 
+def summary(r):
+    """Headline numbers of a run() result."""
+    v = r["variants"]
+    return {"test_accuracy": {k: x["test_accuracy"] for k, x in v.items()},
+            "accuracy_gap": {k: x["accuracy_gap"] for k, x in v.items()},
+            "loss_gap": {k: x["loss_gap"] for k, x in v.items()}}
+
+
 @threads(1)
 def run(out_dir, quick=False):
     """Train/test gap of an MLP on 100 digits with no regularization, dropout, L2, augmentation; writes
@@ -148,4 +156,4 @@ def run(out_dir, quick=False):
                      "subsets): regularization shrinks the train-test gap")
         return fig
 
-    return finish(out_dir, NAME, res, plot, t0)
+    return finish(out_dir, NAME, res, plot, t0, summary)

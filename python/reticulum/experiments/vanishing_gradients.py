@@ -69,6 +69,14 @@ def _weight_grad_norms(model, x, y, batches=4):
     return sums / batches
 
 
+def summary(r):
+    """Headline numbers of a run() result."""
+    c = r["configs"]
+    return {"init_first_over_last": {k: v["init_first_over_last"] for k, v in c.items()},
+            "trained_first_over_last": {k: v["trained_first_over_last"] for k, v in c.items()},
+            "test_accuracy": {k: v["test_accuracy"] for k, v in c.items()}}
+
+
 @threads(1)
 def run(out_dir, quick=False):
     """Per-layer gradient norms of deep sigmoid / ReLU+He / sigmoid+BN MLPs; writes vanishing_gradients.png/.json."""
@@ -142,4 +150,4 @@ def run(out_dir, quick=False):
         fig.suptitle(f"Vanishing gradients in a {DEPTH}-layer MLP on 8x8 digits (seed eqs. 2.30-2.32)")
         return fig
 
-    return finish(out_dir, NAME, res, plot, t0)
+    return finish(out_dir, NAME, res, plot, t0, summary)
