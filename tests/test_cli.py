@@ -58,15 +58,15 @@ def test_experiment_dispatch_and_listing(tmp_path, monkeypatch, capsys):
     pkg.__path__ = [str(pkg_dir)]
     monkeypatch.setitem(sys.modules, "reticulum.experiments", pkg)
     try:
-        assert cli.available_experiments() == ["hello_world"]
+        assert cli.available_experiments() == ["hello-world"]  # CLI names use dashes
         assert cli.main(["experiment"]) == 0
-        assert "hello_world" in capsys.readouterr().out
+        assert "hello-world" in capsys.readouterr().out
         out = tmp_path / "out"
         assert cli.main(["experiment", "hello-world", "--quick", "--out", str(out)]) == 0
         assert (out / "result.txt").read_text() == "quick=True"
         assert '"answer": 42' in capsys.readouterr().out
         assert cli.main(["experiment", "nope"]) == 2
-        assert "unknown experiment 'nope' (available: hello_world)" in capsys.readouterr().err
+        assert "unknown experiment 'nope' (available: hello-world)" in capsys.readouterr().err
     finally:
         sys.modules.pop("reticulum.experiments.hello_world", None)
 
