@@ -3,9 +3,11 @@
 // no layout copies; with a single sample Eigen threads the GEMM itself.
 #include <Eigen/Core>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/sgemm.h"
 #include "cpu/strided.h"
 
 namespace rt::cpu {
@@ -16,6 +18,25 @@ template <class T>
 using Map = Eigen::Map<RowMat<T>, Eigen::Unaligned>;
 template <class T>
 using CMap = Eigen::Map<const RowMat<T>, Eigen::Unaligned>;
+
+// C[M x N] (+)= A[M x K] B[K x N] with element strides (A(i,k) = a[i*ars + k*acs], ...):
+// the AVX-512 SGEMM for float where built, Eigen otherwise.
+template <class T>
+static void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c, bool acc) {
+#ifdef RT_HAVE_SGEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_fits(M, N)) {
+      sgemm(M, N, K, a, ars, acs, b, brs, bcs, c, N, acc);
+      return;
+    }
+  }
+#endif
+  using S = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+  Eigen::Map<const RowMat<T>, Eigen::Unaligned, S> A(a, M, K, S(ars, acs)), B(b, K, N, S(brs, bcs));
+  Map<T> C(c, M, N);
+  if (acc) C.noalias() += A * B;
+  else C.noalias() = A * B;
+}
 
 static int64_t col_rows(const ConvGeom& g) { return g.C / g.groups * g.k[0] * g.k[1] * g.k[2]; }
 static int64_t out_len(const ConvGeom& g) { return g.out[0] * g.out[1] * g.out[2]; }
@@ -137,10 +158,10 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
         im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
         src = cols;
       }
-      Map<T> o(out + (n * g.O + gi * Og) * L, Og, L);
-      o.noalias() = CMap<T>(w + gi * Og * K, Og, K) * CMap<T>(src, K, L);
+      T* o = out + (n * g.O + gi * Og) * L;
+      gemm<T>(Og, L, K, w + gi * Og * K, K, 1, src, L, 1, o, false);
       if (b)
-        for (int64_t oc = 0; oc < Og; ++oc) o.row(oc).array() += b[gi * Og + oc];
+        for (int64_t oc = 0; oc < Og; ++oc) Map<T>(o + oc * L, 1, L).array() += b[gi * Og + oc];
     }
   });
 }
@@ -162,9 +183,9 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
     T* cols = scratch;
     T* gcols = scratch + K * L;
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      CMap<T> gyg(gy + (n * g.O + gi * Og) * L, Og, L);
-      CMap<T> wg(w + gi * Og * K, Og, K);
-      if (gwt) {
+      const T* gyg = gy + (n * g.O + gi * Og) * L;  // [Og, L]
+      const T* wg = w + gi * Og * K;                  // [Og, K]
+      if (gwt) {  // gW += gy cols^T
         const T* src;
         if (pw) {
           src = x + (n * g.C + gi * Cg) * IL;
@@ -172,17 +193,16 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
           im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
           src = cols;
         }
-        Map<T> gwg(gw_part[tid].data() + gi * Og * K, Og, K);
-        gwg.noalias() += gyg * CMap<T>(src, K, L).transpose();
+        gemm<T>(Og, K, L, gyg, L, 1, src, 1, L, gw_part[tid].data() + gi * Og * K, true);
       }
       if (gbt)
-        for (int64_t oc = 0; oc < Og; ++oc) gb_part[tid][gi * Og + oc] += gyg.row(oc).sum();
-      if (gxt) {
+        for (int64_t oc = 0; oc < Og; ++oc) gb_part[tid][gi * Og + oc] += CMap<T>(gyg + oc * L, 1, L).sum();
+      if (gxt) {  // d cols = W^T gy, then scattered back (1x1: straight into gx)
         T* gxn = gxt->data<T>() + (n * g.C + gi * Cg) * IL;
         if (pw) {
-          Map<T>(gxn, K, L).noalias() += wg.transpose() * gyg;
+          gemm<T>(K, L, Og, wg, 1, K, gyg, L, 1, gxn, true);
         } else {
-          Map<T>(gcols, K, L).noalias() = wg.transpose() * gyg;
+          gemm<T>(K, L, Og, wg, 1, K, gyg, L, 1, gcols, false);
           col2im(g, gcols, 0, Cg, gxn);
         }
       }

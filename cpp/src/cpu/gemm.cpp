@@ -38,12 +38,14 @@ void bmm(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (a->dtype == DType::Float64) return bmm_typed<double>(a, b, out);
 #ifdef RT_HAVE_SGEMM
   const int64_t B = a->shape[0], M = a->shape[1], K = a->shape[2], N = b->shape[2];
-  for (int64_t i = 0; i < B; ++i)
-    sgemm(M, N, K, a->data<float>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<float>() + i * b->strides[0], b->strides[1],
-          b->strides[2], out->data<float>() + i * M * N, N);
-#else
-  bmm_typed<float>(a, b, out);
+  if (sgemm_fits(M, N)) {
+    for (int64_t i = 0; i < B; ++i)
+      sgemm(M, N, K, a->data<float>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<float>() + i * b->strides[0], b->strides[1],
+            b->strides[2], out->data<float>() + i * M * N, N);
+    return;
+  }
 #endif
+  bmm_typed<float>(a, b, out);
 }
 
 }  // namespace rt::cpu
