@@ -1,5 +1,5 @@
 // Single-precision GEMM with an AVX-512 register-blocked micro-kernel (BLIS-style:
-// pack B into 32-column panels and A into 14-row panels, then a 14x32 tile per call).
+// pack B into 32-column panels and A into 8-row panels, then a 8x32 tile per call).
 // Eigen's float GEMM reaches ~0.85x of MKL on this class of CPU; this closes most of
 // the gap. Built only where AVX-512F is available; elsewhere gemm.cpp uses Eigen.
 #include "cpu/sgemm.h"
@@ -15,8 +15,8 @@
 namespace rt::cpu {
 
 namespace {
-constexpr int64_t MR = 14, NR = 32;
-constexpr int64_t KC = 256, MC = MR * 24, NC = NR * 128;  // B micro-panel (32 KiB) in L1, A block in L2
+constexpr int64_t MR = 8, NR = 32;  // 16 accumulators; 8 divides the usual channel and batch sizes
+constexpr int64_t KC = 256, MC = MR * 42, NC = NR * 128;  // B micro-panel (32 KiB) in L1, A block in L2
 
 // Ap[k*MR + i] = A(i0 + i, k0 + k), zero-padded past m.
 void pack_a(const float* a, int64_t rs, int64_t cs, int64_t m, int64_t kc, float* ap) {
@@ -87,13 +87,13 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t n, int64_t kc, float
 }
 
 // C[14 x 32] (+)= Ap * Bp over kc; `accumulate` adds to C, else overwrites.
-void kernel_14x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
+void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(bp + k * NR), b1 = _mm512_loadu_ps(bp + k * NR + 16);
     const float* a = ap + k * MR;
-#pragma GCC unroll 14
+#pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m512 av = _mm512_set1_ps(a[i]);
       c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
@@ -121,7 +121,7 @@ float* scratch(int which, size_t n) {
 // Edge tiles go through a full-size scratch tile.
 void kernel_edge(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
   alignas(64) float tile[MR * NR];
-  kernel_14x32(kc, ap, bp, tile, NR, false);
+  kernel_8x32(kc, ap, bp, tile, NR, false);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + tile[i * NR + j];
 }
@@ -169,7 +169,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t
               for (int64_t q = 0; q < mpanels; ++q) {
                 const int64_t m = std::min(MR, mc - q * MR), n = std::min(NR, nc - p * NR);
                 float* cp = c + (ic + q * MR) * ldc + jc + p * NR;
-                if (m == MR && n == NR) kernel_14x32(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, acc);
+                if (m == MR && n == NR) kernel_8x32(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, acc);
                 else kernel_edge(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, m, n, acc);
               }
           }
@@ -183,7 +183,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t
               for (int64_t q = 0; q < mpanels; ++q) {
                 const int64_t m = std::min(MR, mc - q * MR), n = std::min(NR, nc - p * NR);
                 float* cp = c + (ic + q * MR) * ldc + jc + p * NR;
-                if (m == MR && n == NR) kernel_14x32(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, acc);
+                if (m == MR && n == NR) kernel_8x32(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, acc);
                 else kernel_edge(kc, ap_all + q * MR * kc, bpack_ptr + p * NR * kc, cp, ldc, m, n, acc);
               }
           }
