@@ -31,11 +31,19 @@ static void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64
     }
   }
 #endif
-  using S = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-  Eigen::Map<const RowMat<T>, Eigen::Unaligned, S> A(a, M, K, S(ars, acs)), B(b, K, N, S(brs, bcs));
+  // Eigen is only fast on maps with a unit inner stride: view each operand row- or column-major.
+  using RM = Eigen::Map<const RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using CM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
   Map<T> C(c, M, N);
-  if (acc) C.noalias() += A * B;
-  else C.noalias() = A * B;
+  auto run = [&](const auto& A, const auto& B) {
+    if (acc) C.noalias() += A * B;
+    else C.noalias() = A * B;
+  };
+  const bool a_row = acs == 1, b_row = bcs == 1;
+  if (a_row && b_row) run(RM(a, M, K, Eigen::OuterStride<>(ars)), RM(b, K, N, Eigen::OuterStride<>(brs)));
+  else if (a_row) run(RM(a, M, K, Eigen::OuterStride<>(ars)), CM(b, K, N, Eigen::OuterStride<>(bcs)));
+  else if (b_row) run(CM(a, M, K, Eigen::OuterStride<>(acs)), RM(b, K, N, Eigen::OuterStride<>(brs)));
+  else run(CM(a, M, K, Eigen::OuterStride<>(acs)), CM(b, K, N, Eigen::OuterStride<>(bcs)));
 }
 
 static int64_t col_rows(const ConvGeom& g) { return g.C / g.groups * g.k[0] * g.k[1] * g.k[2]; }
@@ -66,6 +74,10 @@ static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* col
       for (int64_t kh = 0; kh < g.k[1]; ++kh)
         for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
           T* dst = cols + row * L;
+          // The valid output columns depend on kw only: computed once per row of cols.
+          const int64_t off = kw * g.dil[2] - g.pad[2], s = g.stride[2];
+          int64_t lo, hi;
+          valid_range(off, s, g.in[2], OW, lo, hi);
           for (int64_t od = 0; od < g.out[0]; ++od) {
             int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
             for (int64_t oh = 0; oh < g.out[1]; ++oh) {
@@ -76,9 +88,6 @@ static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* col
                 continue;
               }
               const T* src = xc + (id * g.in[1] + ih) * g.in[2];
-              const int64_t off = kw * g.dil[2] - g.pad[2], s = g.stride[2];
-              int64_t lo, hi;
-              valid_range(off, s, g.in[2], OW, lo, hi);
               std::fill(d, d + lo, T(0));
               if (s == 1) {  // rows are short (often < 32): an inline loop beats a memcpy call
                 const T* sp = src + off;
@@ -104,6 +113,9 @@ static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* 
       for (int64_t kh = 0; kh < g.k[1]; ++kh)
         for (int64_t kw = 0; kw < g.k[2]; ++kw, ++row) {
           const T* src = cols + row * L;
+          const int64_t off = kw * g.dil[2] - g.pad[2], st = g.stride[2];
+          int64_t lo, hi;
+          valid_range(off, st, g.in[2], OW, lo, hi);
           for (int64_t od = 0; od < g.out[0]; ++od) {
             int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
             if (id < 0 || id >= g.in[0]) continue;
@@ -112,9 +124,6 @@ static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* 
               if (ih < 0 || ih >= g.in[1]) continue;
               const T* s = src + (od * g.out[1] + oh) * OW;
               T* d = gc + (id * g.in[1] + ih) * g.in[2];
-              const int64_t off = kw * g.dil[2] - g.pad[2], st = g.stride[2];
-              int64_t lo, hi;
-              valid_range(off, st, g.in[2], OW, lo, hi);
               if (st == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow + off] += s[ow];
               else for (int64_t ow = lo; ow < hi; ++ow) d[ow * st + off] += s[ow];
             }
@@ -198,9 +207,23 @@ static void conv_backward_batched(const ConvGeom& g, const T* x, const T* w, con
     });
     if (gb)
       for (int64_t o = 0; o < Og; ++o) gb[gi * Og + o] = static_cast<T>(CMap<T>(gyt + o * NL, 1, NL).template cast<double>().sum());
-    if (gw) {
+    if (gw) {  // a short, wide product over a very long depth: threads split the depth (the samples)
       im2col_batch(g, x, gi, cols);
-      gemm<T>(Og, K, NL, gyt, NL, 1, cols, 1, NL, gw + gi * Og * K, false);
+      const int nt = omp_get_max_threads();
+      std::vector<T>& part = batch_buffer<T>(2, static_cast<size_t>(nt * Og * K));
+      const int64_t per = (g.N + nt - 1) / nt;
+#pragma omp parallel num_threads(nt)
+      {
+        const int t = omp_get_thread_num();
+        const int64_t n0 = std::min<int64_t>(g.N, t * per), n1 = std::min<int64_t>(g.N, n0 + per);
+        gemm<T>(Og, K, (n1 - n0) * L, gyt + n0 * L, NL, 1, cols + n0 * L, 1, NL, part.data() + t * Og * K, false);
+      }
+      T* dst = gw + gi * Og * K;
+      for (int64_t i = 0; i < Og * K; ++i) {
+        T acc = 0;
+        for (int t = 0; t < nt; ++t) acc += part[t * Og * K + i];
+        dst[i] = acc;
+      }
     }
     if (gx) {
       gemm<T>(K, NL, Og, w + gi * Og * K, 1, K, gyt, NL, 1, cols, false);
