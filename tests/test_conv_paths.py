@@ -1,5 +1,5 @@
-"""Convolution runs one of two kernels — whole-batch GEMMs for small layers, per-sample GEMMs
-(threads over the batch) for large ones — chosen by size. Both must give the same answer."""
+"""Convolution against a direct NumPy reference over the shapes that pick different GEMM kernels
+(AVX-512 SGEMM for wide products, Eigen for skinny ones), with groups and strides."""
 import numpy as np
 import pytest
 
@@ -17,7 +17,7 @@ def conv2d_ref(x, w, b, stride, padding, groups):
     return out + b[None, :, None, None]
 
 
-CASES = [  # (N, C, O, H, kernel, stride, padding, groups): the first two take the per-sample path
+CASES = [  # (N, C, O, H, kernel, stride, padding, groups)
     (3, 3, 32, 18, 3, 1, 0, 1),
     (2, 4, 64, 20, 3, 1, 1, 2),
     (4, 2, 4, 8, 3, 1, 1, 1),

@@ -65,8 +65,8 @@ static inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow_cou
 
 // cols [C*kd*kh*kw, L] for the channels [c0, c0 + cn) of one sample.
 template <class T>
-static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* cols, int64_t ld = -1) {
-  const int64_t L = ld < 0 ? out_len(g) : ld, OW = g.out[2];  // L: row stride of cols
+static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* cols) {
+  const int64_t L = out_len(g), OW = g.out[2];
   int64_t row = 0;
   for (int64_t c = c0; c < c0 + cn; ++c) {
     const T* xc = x + c * in_len(g);
@@ -104,8 +104,8 @@ static void im2col(const ConvGeom& g, const T* x, int64_t c0, int64_t cn, T* col
 
 // The adjoint of im2col: accumulates cols back into the sample's input gradient.
 template <class T>
-static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* gx, int64_t ld = -1) {
-  const int64_t L = ld < 0 ? out_len(g) : ld, OW = g.out[2];  // L: row stride of cols
+static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* gx) {
+  const int64_t L = out_len(g), OW = g.out[2];
   int64_t row = 0;
   for (int64_t c = c0; c < c0 + cn; ++c) {
     T* gc = gx + c * in_len(g);
@@ -147,90 +147,6 @@ static void over_batch(const ConvGeom& g, int64_t scratch_elems, F&& body) {
     const int tid = omp_get_thread_num();
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n) body(n, scratch.data(), tid);
-  }
-}
-
-// Small convolutions (few channels, small images) run as a few large GEMMs over the whole
-// batch: columns of all samples side by side, [K, N*L]. Per-sample GEMMs that small are all
-// overhead. Used while that column buffer stays modest.
-static bool use_batched(const ConvGeom& g, size_t elem) {
-  const double cols_bytes = static_cast<double>(col_rows(g)) * out_len(g) * g.N * elem;
-  return g.N > 1 && !is_pointwise(g) && cols_bytes <= 24e6 && (out_len(g) < 256 || g.O / g.groups < 32);
-}
-
-template <class T>
-static std::vector<T>& batch_buffer(int which, size_t n) {
-  static thread_local std::vector<T> buf[3];
-  if (buf[which].size() < n) buf[which].resize(n);
-  return buf[which];
-}
-
-// im2col of every sample for one group into cols [K, N*L] (threads split the samples).
-template <class T>
-static void im2col_batch(const ConvGeom& g, const T* x, int64_t gi, T* cols) {
-  const int64_t L = out_len(g), Cg = g.C / g.groups, IL = in_len(g);
-  parallel_range(g.N, col_rows(g) * L, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; ++n) im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols + n * L, g.N * L);
-  });
-}
-
-template <class T>
-static void conv_forward_batched(const ConvGeom& g, const T* x, const T* w, const T* b, T* out) {
-  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups, NL = g.N * L;
-  T* cols = batch_buffer<T>(0, static_cast<size_t>(K * NL)).data();
-  T* res = batch_buffer<T>(1, static_cast<size_t>(Og * NL)).data();
-  for (int64_t gi = 0; gi < g.groups; ++gi) {
-    im2col_batch(g, x, gi, cols);
-    gemm<T>(Og, NL, K, w + gi * Og * K, K, 1, cols, NL, 1, res, false);
-    parallel_range(g.N, Og * L, [&](int64_t nb, int64_t ne) {  // [Og, N, L] -> out[n, gi*Og + o, l] (+ bias)
-      for (int64_t n = nb; n < ne; ++n)
-        for (int64_t o = 0; o < Og; ++o) {
-          T* dst = out + (n * g.O + gi * Og + o) * L;
-          const T* src = res + o * NL + n * L;
-          const T bias = b ? b[gi * Og + o] : T(0);
-          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + bias;
-        }
-    });
-  }
-}
-
-template <class T>
-static void conv_backward_batched(const ConvGeom& g, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
-  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups, Cg = g.C / g.groups, NL = g.N * L, IL = in_len(g);
-  T* cols = batch_buffer<T>(0, static_cast<size_t>(K * NL)).data();
-  T* gyt = batch_buffer<T>(1, static_cast<size_t>(Og * NL)).data();
-  if (gx) std::fill(gx, gx + g.N * g.C * IL, T(0));
-  for (int64_t gi = 0; gi < g.groups; ++gi) {
-    parallel_range(Og, NL, [&](int64_t ob, int64_t oe) {  // gy[n, gi*Og + o, l] -> gyt[o, n*L + l]
-      for (int64_t o = ob; o < oe; ++o)
-        for (int64_t n = 0; n < g.N; ++n) std::memcpy(gyt + o * NL + n * L, gy + (n * g.O + gi * Og + o) * L, L * sizeof(T));
-    });
-    if (gb)
-      for (int64_t o = 0; o < Og; ++o) gb[gi * Og + o] = static_cast<T>(CMap<T>(gyt + o * NL, 1, NL).template cast<double>().sum());
-    if (gw) {  // a short, wide product over a very long depth: threads split the depth (the samples)
-      im2col_batch(g, x, gi, cols);
-      const int nt = omp_get_max_threads();
-      std::vector<T>& part = batch_buffer<T>(2, static_cast<size_t>(nt * Og * K));
-      const int64_t per = (g.N + nt - 1) / nt;
-#pragma omp parallel num_threads(nt)
-      {
-        const int t = omp_get_thread_num();
-        const int64_t n0 = std::min<int64_t>(g.N, t * per), n1 = std::min<int64_t>(g.N, n0 + per);
-        gemm<T>(Og, K, (n1 - n0) * L, gyt + n0 * L, NL, 1, cols + n0 * L, 1, NL, part.data() + t * Og * K, false);
-      }
-      T* dst = gw + gi * Og * K;
-      for (int64_t i = 0; i < Og * K; ++i) {
-        T acc = 0;
-        for (int t = 0; t < nt; ++t) acc += part[t * Og * K + i];
-        dst[i] = acc;
-      }
-    }
-    if (gx) {
-      gemm<T>(K, NL, Og, w + gi * Og * K, 1, K, gyt, NL, 1, cols, false);
-      parallel_range(g.N, K * L, [&](int64_t nb, int64_t ne) {
-        for (int64_t n = nb; n < ne; ++n) col2im(g, cols + n * L, 0, Cg, gx + (n * g.C + gi * Cg) * IL, NL);
-      });
-    }
   }
 }
 
@@ -316,20 +232,13 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
 }
 
 void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& out) {
-  dispatch_float(x->dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if (use_batched(g, sizeof(T))) conv_forward_batched<T>(g, x->data<T>(), w->data<T>(), b ? b->data<T>() : nullptr, out->data<T>());
-    else conv_forward_t<T>(g, x, w, b, out);
-  });
+  if (x->dtype == DType::Float64) conv_forward_t<double>(g, x, w, b, out);
+  else conv_forward_t<float>(g, x, w, b, out);
 }
 
 void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
-  dispatch_float(x->dtype, [&](auto tag) {
-    using T = decltype(tag);
-    auto ptr = [](const Tensor& t) { return t ? t->data<T>() : static_cast<T*>(nullptr); };
-    if (use_batched(g, sizeof(T))) conv_backward_batched<T>(g, x->data<T>(), w->data<T>(), gy->data<T>(), ptr(gx), ptr(gw), ptr(gb));
-    else conv_backward_t<T>(g, x, w, gy, gx, gw, gb);
-  });
+  if (x->dtype == DType::Float64) conv_backward_t<double>(g, x, w, gy, gx, gw, gb);
+  else conv_backward_t<float>(g, x, w, gy, gx, gw, gb);
 }
 
 }  // namespace rt::cpu
