@@ -140,8 +140,8 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t
   const int nt = threads ? omp_get_max_threads() : 1;
   float* bpack_ptr = scratch(0, static_cast<size_t>(KC * nc_max));
   // Depth blocks of equal size (no sliver at the end). Few rows mean every B micro-panel meets few
-  // A panels, so keep it small enough to share L1 with them (measured: 128 beats 256 at M = 128).
-  const int64_t kc_max = M <= 512 ? KC / 2 : KC;
+  // A panels, so keep it small enough to share L1 with them (measured: depth 128 beats 256 at M = 128, loses at M = 256 and up).
+  const int64_t kc_max = M <= 128 ? KC / 2 : KC;
   const int64_t kstep = (K + (K + kc_max - 1) / kc_max - 1) / ((K + kc_max - 1) / kc_max);
   // One parallel region; every worksharing loop below ends in a barrier, which is what keeps
   // the shared packed B intact until all threads are done with it.
