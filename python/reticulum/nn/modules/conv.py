@@ -3,7 +3,6 @@
 Default initialisation (PyTorch's): ``weight ~ kaiming_uniform_(a=sqrt(5))`` and ``bias ~ U(-1/sqrt(fan_in),
 1/sqrt(fan_in))``, with fan_in = in_channels / groups * prod(kernel_size).
 """
-import math
 
 from ... import _creation
 from .. import functional as F
@@ -65,12 +64,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
