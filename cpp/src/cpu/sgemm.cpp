@@ -91,7 +91,7 @@ void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(bp + k * NR), b1 = _mm512_loadu_ps(bp + k * NR + 16);
+    const __m512 b0 = _mm512_load_ps(bp + k * NR), b1 = _mm512_load_ps(bp + k * NR + 16);  // packed: aligned
     const float* a = ap + k * MR;
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
@@ -112,10 +112,14 @@ void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t
 }
 
 // Per-thread packing buffers, grown on demand and kept (no zeroing, no allocation per call).
+// 64-byte aligned: the kernel's 64-byte B loads would otherwise straddle cache lines whenever
+// malloc happened to return a 16-byte-aligned block (measured: GEMMs ran at half speed in
+// such processes, which made whole benchmark runs bimodal).
 float* scratch(int which, size_t n) {
   static thread_local std::vector<float> buf[2];
-  if (buf[which].size() < n) buf[which].resize(n);
-  return buf[which].data();
+  if (buf[which].size() < n + 16) buf[which].resize(n + 16);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf[which].data());
+  return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
 // Edge tiles go through a full-size scratch tile.
