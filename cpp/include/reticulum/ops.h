@@ -35,7 +35,6 @@ Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor add_scalar(const Tensor& a, double s);
 Tensor mul_scalar(const Tensor& a, double s);
 Tensor rsub_scalar(const Tensor& a, double s);  // s - a
-Tensor rdiv_scalar(const Tensor& a, double s);  // s / a
 Tensor pow_scalar(const Tensor& a, double e);   // a ** e
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
 Tensor compare_scalar(CompareOp op, const Tensor& a, double s);

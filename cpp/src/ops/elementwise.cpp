@@ -180,15 +180,6 @@ Tensor rsub_scalar(const Tensor& a, double s) {
   return record("RsubBackward1", out, {a}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{neg(g)}; });
 }
 
-Tensor rdiv_scalar(const Tensor& a, double s) {
-  DType dt = is_floating(a->dtype) ? a->dtype : DType::Float32;
-  Tensor out = binary_raw(BinaryOp::Div, scalar_tensor(s, dt), a, dt, "rdiv");
-  Tensor da = detach(a), dout = detach(out);
-  return record("RdivBackward1", out, {a}, [da, dout](const Tensor& g, const Node&) {
-    return std::vector<Tensor>{neg(div(mul(g, dout), da))};  // d(s/a) = -s/a^2 = -out/a
-  });
-}
-
 Tensor pow_scalar(const Tensor& a, double e) {
   DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, e);
   if (!is_floating(dt) && e < 0) fail<ValueError>("pow: integers to negative integer powers are not allowed");
