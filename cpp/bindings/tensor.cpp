@@ -11,6 +11,11 @@ using GilRelease = py::call_guard<py::gil_scoped_release>;
 // Elementwise calls on at least this many elements release the GIL (small ones would pay more than they gain).
 constexpr int64_t kNoGilElems = 1 << 15;
 
+// What a Tensor operator accepts on its other side: a Tensor or a Python/NumPy number.
+static bool is_operand(const py::handle& b) {
+  return py::isinstance<TensorImpl>(b) || py::isinstance<py::int_>(b) || py::isinstance<py::float_>(b) || py::hasattr(b, "__float__");
+}
+
 template <class F>
 static Tensor maybe_nogil(const Tensor& t, F&& f) {
   if (t->numel() < kNoGilElems) return f();
@@ -235,8 +240,7 @@ void bind_tensor(py::module_& m, Cls& c) {
   // ---- operators (a Python scalar on either side becomes a 0-d tensor)
   auto binop = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&), bool reflected) {
     return [name, op, reflected](const Tensor& a, py::object b) -> py::object {
-      if (!py::isinstance<TensorImpl>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b) && !py::hasattr(b, "__float__"))
-        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      if (!is_operand(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
       Tensor bt = as_tensor_arg(b, a, name);
       Tensor out;
       if (a->numel() + bt->numel() >= kNoGilElems) {  // big operands: let other Python threads run
@@ -272,8 +276,7 @@ void bind_tensor(py::module_& m, Cls& c) {
 
   auto cmp = [](CompareOp op) {
     return [op](const Tensor& a, py::object b) -> py::object {
-      if (!py::isinstance<TensorImpl>(b) && !py::isinstance<py::int_>(b) && !py::isinstance<py::float_>(b) && !py::hasattr(b, "__float__"))
-        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      if (!is_operand(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
       return py::cast(compare(op, a, as_tensor_arg(b, a, "compare")));
     };
   };

@@ -73,8 +73,7 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
     fail<RuntimeError>("backward: gradient shape ", shape_str(g->shape), " does not match tensor shape ", shape_str(leaf->shape));
   if (!leaf->grad) {
     bool owned = g.use_count() <= 2 && g->storage.use_count() == 1 && g->offset == 0 && g->is_contiguous() && g->dtype == leaf->dtype;
-    leaf->grad = owned ? detach(g) : to_dtype(clone(g), leaf->dtype);
-    if (leaf->grad->dtype != leaf->dtype) leaf->grad = to_dtype(leaf->grad, leaf->dtype);
+    leaf->grad = owned ? detach(g) : g->dtype == leaf->dtype ? clone(g) : to_dtype(g, leaf->dtype);  // both copy to a fresh contiguous tensor
     return;
   }
   Tensor acc = leaf->grad;

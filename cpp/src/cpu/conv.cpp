@@ -3,11 +3,10 @@
 // no layout copies; with a single sample Eigen threads the GEMM itself.
 #include <Eigen/Core>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
-#include "cpu/sgemm.h"
 #include "cpu/strided.h"
 
 namespace rt::cpu {
@@ -18,33 +17,6 @@ template <class T>
 using Map = Eigen::Map<RowMat<T>, Eigen::Unaligned>;
 template <class T>
 using CMap = Eigen::Map<const RowMat<T>, Eigen::Unaligned>;
-
-// C[M x N] (+)= A[M x K] B[K x N] with element strides (A(i,k) = a[i*ars + k*acs], ...):
-// the AVX-512 SGEMM for float where built, Eigen otherwise.
-template <class T>
-static void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c, bool acc) {
-#ifdef RT_HAVE_SGEMM
-  if constexpr (std::is_same_v<T, float>) {
-    if (sgemm_fits(M, N)) {
-      sgemm(M, N, K, a, ars, acs, b, brs, bcs, c, N, acc);
-      return;
-    }
-  }
-#endif
-  // Eigen is only fast on maps with a unit inner stride: view each operand row- or column-major.
-  using RM = Eigen::Map<const RowMat<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-  using CM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
-  Map<T> C(c, M, N);
-  auto run = [&](const auto& A, const auto& B) {
-    if (acc) C.noalias() += A * B;
-    else C.noalias() = A * B;
-  };
-  const bool a_row = acs == 1, b_row = bcs == 1;
-  if (a_row && b_row) run(RM(a, M, K, Eigen::OuterStride<>(ars)), RM(b, K, N, Eigen::OuterStride<>(brs)));
-  else if (a_row) run(RM(a, M, K, Eigen::OuterStride<>(ars)), CM(b, K, N, Eigen::OuterStride<>(bcs)));
-  else if (b_row) run(CM(a, M, K, Eigen::OuterStride<>(acs)), RM(b, K, N, Eigen::OuterStride<>(brs)));
-  else run(CM(a, M, K, Eigen::OuterStride<>(acs)), CM(b, K, N, Eigen::OuterStride<>(bcs)));
-}
 
 static int64_t col_rows(const ConvGeom& g) { return g.C / g.groups * g.k[0] * g.k[1] * g.k[2]; }
 static int64_t out_len(const ConvGeom& g) { return g.out[0] * g.out[1] * g.out[2]; }
@@ -150,23 +122,26 @@ static void over_batch(const ConvGeom& g, int64_t scratch_elems, F&& body) {
   }
 }
 
+// The [K, L] column matrix of group gi of sample n: the input itself for 1x1 convolutions,
+// else im2col into `cols`.
+template <class T>
+static const T* group_columns(const ConvGeom& g, const T* x, int64_t n, int64_t gi, T* cols) {
+  const int64_t Cg = g.C / g.groups, IL = in_len(g);
+  if (is_pointwise(g)) return x + (n * g.C + gi * Cg) * IL;
+  im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
+  return cols;
+}
+
 template <class T>
 static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& outt) {
   const T* x = xt->data<T>();
   const T* w = wt->data<T>();
   const T* b = bt ? bt->data<T>() : nullptr;
   T* out = outt->data<T>();
-  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups, Cg = g.C / g.groups, IL = in_len(g);
-  const bool pw = is_pointwise(g);
-  over_batch<T>(g, pw ? 0 : K * L, [&](int64_t n, T* cols, int) {
+  const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups;
+  over_batch<T>(g, is_pointwise(g) ? 0 : K * L, [&](int64_t n, T* cols, int) {
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      const T* src;
-      if (pw) {
-        src = x + (n * g.C + gi * Cg) * IL;
-      } else {
-        im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
-        src = cols;
-      }
+      const T* src = group_columns(g, x, n, gi, cols);
       T* o = out + (n * g.O + gi * Og) * L;
       gemm<T>(Og, L, K, w + gi * Og * K, K, 1, src, L, 1, o, false);
       if (b)
@@ -195,13 +170,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
       const T* gyg = gy + (n * g.O + gi * Og) * L;  // [Og, L]
       const T* wg = w + gi * Og * K;                  // [Og, K]
       if (gwt) {  // gW += gy cols^T
-        const T* src;
-        if (pw) {
-          src = x + (n * g.C + gi * Cg) * IL;
-        } else {
-          im2col(g, x + n * g.C * IL, gi * Cg, Cg, cols);
-          src = cols;
-        }
+        const T* src = group_columns(g, x, n, gi, cols);
         gemm<T>(Og, K, L, gyg, L, 1, src, 1, L, gw_part[tid].data() + gi * Og * K, true);
       }
       if (gbt)

@@ -1,51 +1,56 @@
-// Batched GEMM through Eigen. Operands may be transposed views: each matrix is
-// mapped row- or column-major from whichever of its last two strides is 1.
+// GEMM dispatch: the AVX-512 SGEMM (sgemm.cpp) for wide float products, Eigen otherwise.
+// Eigen is only fast on maps with a unit inner stride, so each operand is viewed row- or
+// column-major from whichever of its strides is 1 (transposed views need no copy).
+#include "cpu/gemm.h"
+
 #include <Eigen/Core>
+#include <algorithm>
+#include <type_traits>
 
 #include "cpu/kernels.h"
 #include "cpu/sgemm.h"
 
 namespace rt::cpu {
 
-template <class T, int Order>
-using MatMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-template <class T, class A, class B>
-static void gemm_one(const A& a, const B& b, T* o, int64_t m, int64_t n) {
-  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned> out(o, m, n);
-  out.noalias() = a * b;
-}
-
 template <class T>
-static void bmm_typed(const Tensor& a, const Tensor& b, const Tensor& out) {
-  const int64_t B = a->shape[0], M = a->shape[1], K = a->shape[2], N = b->shape[2];
-  for (int64_t i = 0; i < B; ++i) {
-    const T* ap = a->data<T>() + i * a->strides[0];
-    const T* bp = b->data<T>() + i * b->strides[0];
-    T* op = out->data<T>() + i * M * N;
-    // Row-major when the column stride is 1 (or there is one column), else column-major.
-    bool a_row = a->strides[2] == 1 || K == 1, b_row = b->strides[2] == 1 || N == 1;
-    int64_t a_ld = a_row ? (M == 1 ? K : a->strides[1]) : a->strides[2];
-    int64_t b_ld = b_row ? (K == 1 ? N : b->strides[1]) : b->strides[2];
-    if (a_row && b_row) gemm_one<T>(MatMap<T, Eigen::RowMajor>(ap, M, K, Eigen::OuterStride<>(a_ld)), MatMap<T, Eigen::RowMajor>(bp, K, N, Eigen::OuterStride<>(b_ld)), op, M, N);
-    else if (a_row) gemm_one<T>(MatMap<T, Eigen::RowMajor>(ap, M, K, Eigen::OuterStride<>(a_ld)), MatMap<T, Eigen::ColMajor>(bp, K, N, Eigen::OuterStride<>(b_ld)), op, M, N);
-    else if (b_row) gemm_one<T>(MatMap<T, Eigen::ColMajor>(ap, M, K, Eigen::OuterStride<>(a_ld)), MatMap<T, Eigen::RowMajor>(bp, K, N, Eigen::OuterStride<>(b_ld)), op, M, N);
-    else gemm_one<T>(MatMap<T, Eigen::ColMajor>(ap, M, K, Eigen::OuterStride<>(a_ld)), MatMap<T, Eigen::ColMajor>(bp, K, N, Eigen::OuterStride<>(b_ld)), op, M, N);
-  }
-}
-
-void bmm(const Tensor& a, const Tensor& b, const Tensor& out) {
-  if (a->dtype == DType::Float64) return bmm_typed<double>(a, b, out);
+void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c, bool accumulate) {
 #ifdef RT_HAVE_SGEMM
-  const int64_t B = a->shape[0], M = a->shape[1], K = a->shape[2], N = b->shape[2];
-  if (sgemm_fits(M, N)) {
-    for (int64_t i = 0; i < B; ++i)
-      sgemm(M, N, K, a->data<float>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<float>() + i * b->strides[0], b->strides[1],
-            b->strides[2], out->data<float>() + i * M * N, N);
-    return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_fits(M, N)) {
+      sgemm(M, N, K, a, ars, acs, b, brs, bcs, c, N, accumulate);
+      return;
+    }
   }
 #endif
-  bmm_typed<float>(a, b, out);
+  using RM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using CM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned> C(c, M, N);
+  auto run = [&](const auto& A, const auto& B) {
+    if (accumulate) C.noalias() += A * B;
+    else C.noalias() = A * B;
+  };
+  // Row-major when the column stride is 1 (or there is one column), else column-major; a
+  // degenerate leading dimension (one row/column) gets a safe nonzero stride (Eigen reads 0 as "default").
+  const bool a_row = acs == 1 || K == 1, b_row = bcs == 1 || N == 1;
+  const int64_t a_ld = a_row ? (M == 1 ? K : ars) : (K == 1 ? M : acs);
+  const int64_t b_ld = b_row ? (K == 1 ? N : brs) : (N == 1 ? K : bcs);
+  if (a_row && b_row) run(RM(a, M, K, Eigen::OuterStride<>(a_ld)), RM(b, K, N, Eigen::OuterStride<>(b_ld)));
+  else if (a_row) run(RM(a, M, K, Eigen::OuterStride<>(a_ld)), CM(b, K, N, Eigen::OuterStride<>(b_ld)));
+  else if (b_row) run(CM(a, M, K, Eigen::OuterStride<>(a_ld)), RM(b, K, N, Eigen::OuterStride<>(b_ld)));
+  else run(CM(a, M, K, Eigen::OuterStride<>(a_ld)), CM(b, K, N, Eigen::OuterStride<>(b_ld)));
+}
+
+template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*, bool);
+template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*, bool);
+
+void bmm(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t B = a->shape[0], M = a->shape[1], K = a->shape[2], N = b->shape[2];
+  dispatch_float(a->dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < B; ++i)
+      gemm<T>(M, N, K, a->data<T>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<T>() + i * b->strides[0], b->strides[1],
+              b->strides[2], out->data<T>() + i * M * N, false);
+  });
 }
 
 }  // namespace rt::cpu

@@ -1,4 +1,5 @@
-// Max/average/adaptive-average pooling over [planes, H, W], threaded over planes.
+// Max/average/adaptive-average pooling over [planes, H, W], threaded over planes, and the
+// bilinear affine warp used by data augmentation (the same per-plane image loops).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -117,7 +118,16 @@ static AvgWindow avg_window(const PoolGeom& g, int64_t oh, int64_t ow) {
   return {h0, h1, w0, w1, g.count_include_pad ? pool : (h1 - h0) * (w1 - w0)};
 }
 
-void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
+// Adaptive pooling: windows [floor(i*H/OH), ceil((i+1)*H/OH)), averaged over their area.
+static AvgWindow adaptive_window(const PoolGeom& g, int64_t oh, int64_t ow) {
+  const int64_t h0 = oh * g.H / g.OH, h1 = ((oh + 1) * g.H + g.OH - 1) / g.OH;
+  const int64_t w0 = ow * g.W / g.OW, w1 = ((ow + 1) * g.W + g.OW - 1) / g.OW;
+  return {h0, h1, w0, w1, (h1 - h0) * (w1 - w0)};
+}
+
+// Average pooling over the windows `window(g, oh, ow)` gives, and its adjoint.
+template <class Window>
+static void avg_forward(const PoolGeom& g, const Tensor& x, const Tensor& out, Window window) {
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     over_planes(g, [&](int64_t p) {
@@ -125,7 +135,7 @@ void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
       T* op = out->data<T>() + p * g.OH * g.OW;
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          AvgWindow a = avg_window(g, oh, ow);
+          const AvgWindow a = window(g, oh, ow);
           T s = 0;
           for (int64_t h = a.h0; h < a.h1; ++h)
             for (int64_t w = a.w0; w < a.w1; ++w) s += xp[h * g.W + w];
@@ -135,7 +145,8 @@ void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
   });
 }
 
-void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
+template <class Window>
+static void avg_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx, Window window) {
   dispatch_float(gy->dtype, [&](auto tag) {
     using T = decltype(tag);
     over_planes(g, [&](int64_t p) {
@@ -144,9 +155,9 @@ void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) 
       std::fill(xp, xp + g.H * g.W, T(0));
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          AvgWindow a = avg_window(g, oh, ow);
+          const AvgWindow a = window(g, oh, ow);
           if (a.div <= 0) continue;
-          T v = gp[oh * g.OW + ow] / static_cast<T>(a.div);
+          const T v = gp[oh * g.OW + ow] / static_cast<T>(a.div);
           for (int64_t h = a.h0; h < a.h1; ++h)
             for (int64_t w = a.w0; w < a.w1; ++w) xp[h * g.W + w] += v;
         }
@@ -154,52 +165,11 @@ void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) 
   });
 }
 
-static inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
-static inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) { avg_forward(g, x, out, avg_window); }
+void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) { avg_backward(g, gy, gx, avg_window); }
+void adaptive_avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) { avg_forward(g, x, out, adaptive_window); }
+void adaptive_avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) { avg_backward(g, gy, gx, adaptive_window); }
 
-void adaptive_avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
-  dispatch_float(x->dtype, [&](auto tag) {
-    using T = decltype(tag);
-    over_planes(g, [&](int64_t p) {
-      const T* xp = x->data<T>() + p * g.H * g.W;
-      T* op = out->data<T>() + p * g.OH * g.OW;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0 = ad_start(oh, g.H, g.OH), h1 = ad_end(oh, g.H, g.OH);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0 = ad_start(ow, g.W, g.OW), w1 = ad_end(ow, g.W, g.OW);
-          T s = 0;
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) s += xp[h * g.W + w];
-          op[oh * g.OW + ow] = s / static_cast<T>((h1 - h0) * (w1 - w0));
-        }
-      }
-    });
-  });
-}
-
-void adaptive_avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
-  dispatch_float(gy->dtype, [&](auto tag) {
-    using T = decltype(tag);
-    over_planes(g, [&](int64_t p) {
-      const T* gp = gy->data<T>() + p * g.OH * g.OW;
-      T* xp = gx->data<T>() + p * g.H * g.W;
-      std::fill(xp, xp + g.H * g.W, T(0));
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0 = ad_start(oh, g.H, g.OH), h1 = ad_end(oh, g.H, g.OH);
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0 = ad_start(ow, g.W, g.OW), w1 = ad_end(ow, g.W, g.OW);
-          T v = gp[oh * g.OW + ow] / static_cast<T>((h1 - h0) * (w1 - w0));
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) xp[h * g.W + w] += v;
-        }
-      }
-    });
-  });
-}
-
-}  // namespace rt::cpu
-
-namespace rt::cpu {
 
 void affine_warp(const Tensor& x, const Tensor& theta, const Tensor& out) {
   const int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];

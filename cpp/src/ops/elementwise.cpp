@@ -315,11 +315,11 @@ void check_inplace(const Tensor& t, const char* op) {
 
 void copy_(const Tensor& dst, const Tensor& src) {
   check_inplace(dst, "copy_");
-  broadcast_shapes(dst->shape, src->shape, "copy_");
   if (numel_of(broadcast_shapes(dst->shape, src->shape, "copy_")) != dst->numel())
     fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ", shape_str(dst->shape));
-  // A source that overlaps the destination is copied out first.
-  Tensor s = src->storage == dst->storage ? cast_raw(clone(detach(src)), src->dtype) : src;
+  // A source that overlaps the destination is copied out first; extra leading (size-1) dims are dropped.
+  Tensor s = src->storage == dst->storage ? clone(detach(src)) : src;
+  if (s->ndim() > dst->ndim()) s = reshape(detach(s), Shape(s->shape.end() - dst->ndim(), s->shape.end()));
   backend(dst).copy(broadcast_view(s, dst->shape), dst);
   ++dst->storage->version;
 }

@@ -204,31 +204,29 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return _no_grad_normal_(tensor, 0.0, std)
 
 
+def _kaiming_std(tensor, a, mode, nonlinearity, generator, name):
+    """He's std = gain / sqrt(fan_mode) (eq. 2.32), or None for a zero-element tensor (a no-op, as PyTorch warns)."""
+    _check_tensor(tensor, name)
+    _check_generator(generator, name)
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    return calculate_gain(nonlinearity, a) / math.sqrt(_calculate_correct_fan(tensor, mode))
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan_mode), gain = calculate_gain(nonlinearity, a)."""
-    _check_tensor(tensor, "kaiming_uniform_")
-    _check_generator(generator, "kaiming_uniform_")
-    if 0 in tuple(tensor.shape):
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+    std = _kaiming_std(tensor, a, mode, nonlinearity, generator, "kaiming_uniform_")
+    if std is None:
         return tensor
-    fan = _calculate_correct_fan(tensor, mode)
-    gain = calculate_gain(nonlinearity, a)
-    std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
     return _no_grad_uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He normal: N(0, std^2) with std = gain / sqrt(fan_mode), gain = calculate_gain(nonlinearity, a)."""
-    _check_tensor(tensor, "kaiming_normal_")
-    _check_generator(generator, "kaiming_normal_")
-    if 0 in tuple(tensor.shape):
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
-        return tensor
-    fan = _calculate_correct_fan(tensor, mode)
-    gain = calculate_gain(nonlinearity, a)
-    std = gain / math.sqrt(fan)
-    return _no_grad_normal_(tensor, 0.0, std)
+    std = _kaiming_std(tensor, a, mode, nonlinearity, generator, "kaiming_normal_")
+    return tensor if std is None else _no_grad_normal_(tensor, 0.0, std)
 
 
 def orthogonal_(tensor, gain=1, generator=None):
