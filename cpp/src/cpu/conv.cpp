@@ -1,10 +1,14 @@
-// Convolution as im2col/vol2col + GEMM. Threads split the batch: each sample's
-// GEMM runs on one core (Eigen does not nest), so no large shared column buffer and
-// no layout copies; with a single sample Eigen threads the GEMM itself.
+// Convolution as GEMMs over each sample's patches. Threads split the batch: each sample's
+// GEMM runs on one core, so no large shared buffers; with a single sample the GEMM threads
+// itself. Float stride-1 convolutions pack patches straight from a padded copy of the image
+// (conv_stencil.h); the rest go through an im2col/vol2col column buffer.
 #include <Eigen/Core>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "cpu/conv_stencil.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
 #include "cpu/strided.h"
@@ -108,17 +112,19 @@ static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* 
 template <class T, class F>
 static void over_batch(const ConvGeom& g, int64_t scratch_elems, F&& body) {
   const bool threads = g.N > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
+  // Uninitialized: every user writes its scratch before reading it.
+  auto scratch = [scratch_elems] { return std::unique_ptr<T[]>(new T[static_cast<size_t>(scratch_elems)]); };
   if (!threads) {
-    std::vector<T> scratch(static_cast<size_t>(scratch_elems));
-    for (int64_t n = 0; n < g.N; ++n) body(n, scratch.data(), 0);
+    auto buf = scratch();
+    for (int64_t n = 0; n < g.N; ++n) body(n, buf.get(), 0);
     return;
   }
 #pragma omp parallel
   {
-    std::vector<T> scratch(static_cast<size_t>(scratch_elems));
+    auto buf = scratch();
     const int tid = omp_get_thread_num();
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.N; ++n) body(n, scratch.data(), tid);
+    for (int64_t n = 0; n < g.N; ++n) body(n, buf.get(), tid);
   }
 }
 
@@ -132,6 +138,32 @@ static const T* group_columns(const ConvGeom& g, const T* x, int64_t n, int64_t 
   return cols;
 }
 
+#ifdef RT_HAVE_SGEMM
+// Stride-1 float convolutions whose GEMMs fill the register tile take the stencil path.
+static bool unit_stride(const ConvGeom& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 && !is_pointwise(g); }
+static int64_t padded_len(const int64_t in[3], const int64_t pad[3]) {
+  return (in[0] + 2 * pad[0]) * (in[1] + 2 * pad[1]) * (in[2] + 2 * pad[2]);
+}
+static bool offsets_fit(int64_t channels, int64_t len) { return channels * len < (int64_t(1) << 31); }  // int32 taps
+
+// One sample-group GEMM out[M, L] (+)= a[M, K] * patches, patches from the padded image xp.
+struct StencilConv {
+  int64_t channels;  // per group
+  int64_t in[3], pad[3], out[3], padded[3];
+  std::vector<int32_t> tap;
+  StencilConv(int64_t channels_, const int64_t in_[3], const int64_t pad_[3], const int64_t k[3], const int64_t dil[3]) : channels(channels_) {
+    for (int d = 0; d < 3; ++d) {
+      in[d] = in_[d], pad[d] = pad_[d];
+      padded[d] = in[d] + 2 * pad[d];
+      out[d] = padded[d] - dil[d] * (k[d] - 1);
+    }
+    tap = stencil_taps(channels, padded, k, dil);
+  }
+  int64_t plane() const { return padded[0] * padded[1] * padded[2]; }
+  Stencil at(const float* xp) const { return Stencil{xp, tap.data(), padded[1], padded[2], out[0], out[1], out[2]}; }
+};
+#endif
+
 template <class T>
 static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& outt) {
   const T* x = xt->data<T>();
@@ -139,13 +171,34 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
   const T* b = bt ? bt->data<T>() : nullptr;
   T* out = outt->data<T>();
   const int64_t L = out_len(g), K = col_rows(g), Og = g.O / g.groups;
+  auto add_bias = [&](T* o, int64_t gi) {
+    if (b)
+      for (int64_t oc = 0; oc < Og; ++oc) Map<T>(o + oc * L, 1, L).array() += b[gi * Og + oc];
+  };
+#ifdef RT_HAVE_SGEMM
+  if constexpr (std::is_same_v<T, float>) {
+    if (unit_stride(g) && sgemm_fits(Og, L) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+      const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil);
+      over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
+        pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          const Stencil patches = sc.at(xp + gi * sc.channels * sc.plane());
+          const StridedOperand wg{w + gi * Og * K, K, 1};
+          T* o = out + (n * g.O + gi * Og) * L;
+          sgemm_packed(Og, L, K, strided_a(&wg), patch_columns(&patches), o, L, false);
+          add_bias(o, gi);
+        }
+      });
+      return;
+    }
+  }
+#endif
   over_batch<T>(g, is_pointwise(g) ? 0 : K * L, [&](int64_t n, T* cols, int) {
     for (int64_t gi = 0; gi < g.groups; ++gi) {
       const T* src = group_columns(g, x, n, gi, cols);
       T* o = out + (n * g.O + gi * Og) * L;
       gemm<T>(Og, L, K, w + gi * Og * K, K, 1, src, L, 1, o, false);
-      if (b)
-        for (int64_t oc = 0; oc < Og; ++oc) Map<T>(o + oc * L, 1, L).array() += b[gi * Og + oc];
+      add_bias(o, gi);
     }
   });
 }
@@ -162,21 +215,82 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   // Per-thread weight/bias gradient partials, summed at the end (deterministic order).
   std::vector<std::vector<T>> gw_part(gwt ? nt : 0, std::vector<T>(static_cast<size_t>(g.O * K), T(0)));
   std::vector<std::vector<T>> gb_part(gbt ? nt : 0, std::vector<T>(static_cast<size_t>(g.O), T(0)));
-  if (gxt) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));
-  over_batch<T>(g, pw ? 0 : 2 * K * L, [&](int64_t n, T* scratch, int tid) {
+  // Which gradients take the stencil path (see conv_forward_t); the rest use column buffers.
+  bool gw_stencil = false, gx_stencil = false;
+  bool gw_transposed = false;  // partials hold gW^T, per group [K, Og]
+#ifdef RT_HAVE_SGEMM
+  std::unique_ptr<StencilConv> xs, gys;  // patches of x (for gW) and of the padded gy (for gx)
+  std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
+  if constexpr (std::is_same_v<T, float>) {
+    // gW^T = patches gy^T packs patches by register transposes; with fewer than 32 output
+    // channels that product is too narrow, and gW = gy patches^T gathers them instead.
+    gw_transposed = sgemm_fits(K, Og);
+    if (gwt && unit_stride(g) && (gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+      gw_stencil = true;
+      xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil);
+    }
+    // gx is the stride-1 convolution of gy, padded by dil*(k-1) - pad, with the flipped, transposed kernel.
+    int64_t gpad[3];
+    bool pad_ok = true;
+    for (int d = 0; d < 3; ++d) {
+      gpad[d] = g.dil[d] * (g.k[d] - 1) - g.pad[d];
+      pad_ok = pad_ok && gpad[d] >= 0;
+    }
+    if (gxt && unit_stride(g) && pad_ok && sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
+      gx_stencil = true;
+      gys = std::make_unique<StencilConv>(Og, g.out, gpad, g.k, g.dil);
+      const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+      wflip.resize(static_cast<size_t>(g.O * K));
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        for (int64_t o = 0; o < Og; ++o)
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t t = 0; t < taps; ++t)
+              wflip[((gi * Cg + c) * Og + o) * taps + (taps - 1 - t)] = w[((gi * Og + o) * Cg + c) * taps + t];
+    }
+  }
+#endif
+  if (gxt && !gx_stencil) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));  // col2im accumulates
+  const int64_t cols_len = pw || (gw_stencil && (gx_stencil || !gxt)) ? 0 : 2 * K * L;
+  int64_t pad_len = 0;
+#ifdef RT_HAVE_SGEMM
+  const int64_t xpad_len = gw_stencil ? g.C * xs->plane() : 0;
+  pad_len = xpad_len + (gx_stencil ? g.O * gys->plane() : 0);
+#endif
+  over_batch<T>(g, cols_len + pad_len, [&](int64_t n, T* scratch, int tid) {
     T* cols = scratch;
     T* gcols = scratch + K * L;
+#ifdef RT_HAVE_SGEMM
+    if constexpr (std::is_same_v<T, float>) {
+      if (gw_stencil) pad_image(x + n * g.C * IL, g.C, g.in, g.pad, scratch + cols_len);
+      if (gx_stencil) pad_image(gy + n * g.O * L, g.O, g.out, gys->pad, scratch + cols_len + xpad_len);
+    }
+#endif
     for (int64_t gi = 0; gi < g.groups; ++gi) {
       const T* gyg = gy + (n * g.O + gi * Og) * L;  // [Og, L]
       const T* wg = w + gi * Og * K;                  // [Og, K]
-      if (gwt) {  // gW += gy cols^T
+      T* gxn = gxt ? gxt->data<T>() + (n * g.C + gi * Cg) * IL : nullptr;
+#ifdef RT_HAVE_SGEMM
+      if constexpr (std::is_same_v<T, float>) {
+        if (gw_stencil) {
+          const Stencil patches = xs->at(scratch + cols_len + gi * Cg * xs->plane());
+          const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
+          if (gw_transposed) sgemm_packed(K, Og, L, patch_rows_a(&patches), strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
+          else sgemm_packed(Og, K, L, strided_a(&gyo), patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
+        }
+        if (gx_stencil) {
+          const Stencil patches = gys->at(scratch + cols_len + xpad_len + gi * Og * gys->plane());
+          const StridedOperand a{wflip.data() + gi * Cg * Og * (K / Cg), Og * (K / Cg), 1};
+          sgemm_packed(Cg, IL, Og * (K / Cg), strided_a(&a), patch_columns(&patches), gxn, IL, false);
+        }
+      }
+#endif
+      if (gwt && !gw_stencil) {  // gW += gy cols^T
         const T* src = group_columns(g, x, n, gi, cols);
         gemm<T>(Og, K, L, gyg, L, 1, src, 1, L, gw_part[tid].data() + gi * Og * K, true);
       }
       if (gbt)
         for (int64_t oc = 0; oc < Og; ++oc) gb_part[tid][gi * Og + oc] += CMap<T>(gyg + oc * L, 1, L).sum();
-      if (gxt) {  // d cols = W^T gy, then scattered back (1x1: straight into gx)
-        T* gxn = gxt->data<T>() + (n * g.C + gi * Cg) * IL;
+      if (gxt && !gx_stencil) {  // d cols = W^T gy, then scattered back (1x1: straight into gx)
         if (pw) {
           gemm<T>(K, L, Og, wg, 1, K, gyg, L, 1, gxn, true);
         } else {
@@ -189,8 +303,15 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   if (gwt) {
     T* o = gwt->data<T>();
     std::fill(o, o + g.O * K, T(0));
-    for (auto& p : gw_part)
-      for (int64_t i = 0; i < g.O * K; ++i) o[i] += p[i];
+    for (auto& p : gw_part) {
+      if (!(gw_stencil && gw_transposed)) {
+        for (int64_t i = 0; i < g.O * K; ++i) o[i] += p[i];
+        continue;
+      }
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        for (int64_t oc = 0; oc < Og; ++oc)
+          for (int64_t t = 0; t < K; ++t) o[(gi * Og + oc) * K + t] += p[(gi * K + t) * Og + oc];
+    }
   }
   if (gbt) {
     T* o = gbt->data<T>();

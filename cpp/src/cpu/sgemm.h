@@ -11,5 +11,23 @@ namespace rt::cpu {
 inline bool sgemm_fits(int64_t M, int64_t N) { return M >= 16 && N >= 32; }
 void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs, float* c,
            int64_t ldc, bool accumulate = false);
+
+// Operands that are not matrices in memory (e.g. convolution patches read straight from the
+// image) are packed by a callback: fn(ctx, i0, n, k0, kc, dst) fills one micro-panel, rows/columns
+// [i0, i0 + n) (n <= the panel width) by depth [k0, k0 + kc), as dst[k * width + i], zeros past n.
+constexpr int64_t kSgemmMR = 8, kSgemmNR = 32;  // panel widths of A and B
+constexpr int64_t kSgemmKC = 256;                // the most depth one packed panel holds
+struct PanelPacker {
+  void (*fn)(const void* ctx, int64_t i0, int64_t n, int64_t k0, int64_t kc, float* dst);
+  const void* ctx;
+};
+void sgemm_packed(int64_t M, int64_t N, int64_t K, PanelPacker a, PanelPacker b, float* c, int64_t ldc, bool accumulate);
+// The packer of a strided matrix X(i, k) = x[i*rs + k*cs] (for A) or X(k, j) = x[k*rs + j*cs] (for B).
+struct StridedOperand {
+  const float* x;
+  int64_t rs, cs;
+};
+PanelPacker strided_a(const StridedOperand* op);
+PanelPacker strided_b(const StridedOperand* op);
 }  // namespace rt::cpu
 #endif

@@ -1,0 +1,164 @@
+#include "cpu/conv_stencil.h"
+
+#ifdef RT_HAVE_SGEMM
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rt::cpu {
+
+namespace {
+constexpr int64_t NR = kSgemmNR;
+
+inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+
+// Output positions [p, p + n) (n <= kSgemmKC) as runs that stay inside one output row: (offset in the panel, window corner, length).
+struct Run {
+  int64_t j, corner, len;
+};
+int runs_of(const Stencil& s, int64_t p, int64_t n, Run* out) {
+  int64_t w = p % s.ow, rest = p / s.ow, h = rest % s.oh, d = rest / s.oh;
+  int count = 0;
+  for (int64_t j = 0; j < n;) {
+    const int64_t len = std::min(n - j, s.ow - w);
+    out[count++] = {j, s.corner(d, h, w), len};
+    j += len;
+    w = 0;
+    if (++h == s.oh) h = 0, ++d;
+  }
+  return count;
+}
+
+void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, float* dst) {
+  const Stencil& s = *static_cast<const Stencil*>(ctx);
+  Run runs[NR];
+  const int count = runs_of(s, j0, n, runs);
+  if (count == 1 && n == NR) {  // one output row covers the panel: two vector copies per tap
+    const float* src = s.x + runs[0].corner;
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* r = src + s.tap[k0 + k];
+      _mm512_store_ps(dst + k * NR, _mm512_loadu_ps(r));
+      _mm512_store_ps(dst + k * NR + 16, _mm512_loadu_ps(r + 16));
+    }
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    float* d = dst + k * NR;
+    _mm512_store_ps(d, _mm512_setzero_ps());
+    _mm512_store_ps(d + 16, _mm512_setzero_ps());
+    const float* src = s.x + s.tap[k0 + k];
+    for (int r = 0; r < count; ++r) {
+      const float* from = src + runs[r].corner;
+      const __mmask16 lo = lanes(runs[r].len), hi = lanes(runs[r].len - 16);
+      _mm512_mask_storeu_ps(d + runs[r].j, lo, _mm512_maskz_loadu_ps(lo, from));
+      if (hi) _mm512_mask_storeu_ps(d + runs[r].j + 16, hi, _mm512_maskz_loadu_ps(hi, from + 16));
+    }
+  }
+}
+
+// One gather per 16 taps: the tap offsets are fixed for the panel, only the window corner moves.
+void pack_patch_rows(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, float* dst) {
+  const Stencil& s = *static_cast<const Stencil*>(ctx);
+  const __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
+  const __m512i t0 = _mm512_maskz_loadu_epi32(m0, s.tap + j0), t1 = _mm512_maskz_loadu_epi32(m1, s.tap + j0 + 16);
+  int64_t w = k0 % s.ow, rest = k0 / s.ow, h = rest % s.oh, d = rest / s.oh;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* base = s.x + s.corner(d, h, w);
+    _mm512_store_ps(dst + k * NR, _mm512_mask_i32gather_ps(zero, m0, t0, base, 4));
+    _mm512_store_ps(dst + k * NR + 16, _mm512_mask_i32gather_ps(zero, m1, t1, base, 4));
+    if (++w == s.ow) {
+      w = 0;
+      if (++h == s.oh) h = 0, ++d;
+    }
+  }
+}
+
+// 8 rows of 16 floats -> 16 rows of 8 (dst[p*8 + i] = r[i][p]), stored for the first `len` rows.
+inline void transpose8x16_store(const __m512 r[8], int64_t len, float* dst) {
+  __m512 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // per 128-bit lane: p0 of rows i, i+1, then p1
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  // p2, p3
+  }
+  auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  for (int h = 0; h < 8; h += 4) {  // u[h + q]: rows h..h+3 at position 4*lane + q
+    u[h] = lo(t[h], t[h + 2]);
+    u[h + 1] = hi(t[h], t[h + 2]);
+    u[h + 2] = lo(t[h + 1], t[h + 3]);
+    u[h + 3] = hi(t[h + 1], t[h + 3]);
+  }
+  for (int q = 0; q < 4; q += 2) {  // positions 4l + q and 4l + q + 1, rows 0..7
+    for (int half = 0; half < 2; ++half) {
+      const int sel = half ? 0xEE : 0x44;
+      const __m512 a = _mm512_shuffle_f32x4(u[q], u[4 + q], sel), b = _mm512_shuffle_f32x4(u[q + 1], u[5 + q], sel);
+      const __m512 out[2] = {_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD)};
+      for (int e = 0; e < 2; ++e) {
+        const int64_t p = 4 * (2 * half + e) + q;  // first of the two positions held by out[e]
+        if (p + 1 < len) _mm512_storeu_ps(dst + p * 8, out[e]);
+        else if (p < len) _mm512_mask_storeu_ps(dst + p * 8, 0x00FF, out[e]);
+      }
+    }
+  }
+}
+
+// A[taps x positions] (weight gradients as gW^T = patches * gy^T): each tap row is a few runs of
+// the image; 16 positions of 8 taps are loaded as rows and transposed in registers.
+void pack_patch_rows_a(const void* ctx, int64_t i0, int64_t n, int64_t k0, int64_t kc, float* dst) {
+  const Stencil& s = *static_cast<const Stencil*>(ctx);
+  Run runs[kSgemmKC + 1];
+  const int count = runs_of(s, k0, kc, runs);
+  const float* rows[8];
+  for (int i = 0; i < 8; ++i) rows[i] = i < n ? s.x + s.tap[i0 + i] : nullptr;
+  __m512 r[8];
+  for (int q = 0; q < count; ++q)
+    for (int64_t j = 0; j < runs[q].len; j += 16) {
+      const int64_t len = std::min<int64_t>(16, runs[q].len - j);
+      const __mmask16 m = lanes(len);
+      for (int i = 0; i < 8; ++i) r[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + runs[q].corner + j) : _mm512_setzero_ps();
+      transpose8x16_store(r, len, dst + (runs[q].j + j) * 8);
+    }
+}
+}  // namespace
+
+std::vector<int32_t> stencil_taps(int64_t channels, const int64_t padded[3], const int64_t k[3], const int64_t dil[3]) {
+  std::vector<int32_t> tap;
+  tap.reserve(static_cast<size_t>(channels * k[0] * k[1] * k[2]));
+  const int64_t plane = padded[0] * padded[1] * padded[2];
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t a = 0; a < k[0]; ++a)
+      for (int64_t b = 0; b < k[1]; ++b)
+        for (int64_t e = 0; e < k[2]; ++e)
+          tap.push_back(static_cast<int32_t>(c * plane + (a * dil[0] * padded[1] + b * dil[1]) * padded[2] + e * dil[2]));
+  return tap;
+}
+
+void pad_image(const float* x, int64_t channels, const int64_t in[3], const int64_t pad[3], float* dst) {
+  const int64_t pd = in[0] + 2 * pad[0], ph = in[1] + 2 * pad[1], pw = in[2] + 2 * pad[2];
+  auto zero = [](float* p, int64_t n) { std::memset(p, 0, sizeof(float) * static_cast<size_t>(n)); };
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t d = 0; d < pd; ++d) {
+      float* slab = dst + (c * pd + d) * ph * pw;
+      if (d < pad[0] || d >= pad[0] + in[0]) {
+        zero(slab, ph * pw);
+        continue;
+      }
+      zero(slab, pad[1] * pw);
+      for (int64_t h = 0; h < in[1]; ++h) {
+        float* row = slab + (h + pad[1]) * pw;
+        zero(row, pad[2]);
+        std::memcpy(row + pad[2], x + ((c * in[0] + d - pad[0]) * in[1] + h) * in[2], sizeof(float) * static_cast<size_t>(in[2]));
+        zero(row + pad[2] + in[2], pad[2]);
+      }
+      zero(slab + (pad[1] + in[1]) * pw, pad[1] * pw);
+    }
+}
+
+PanelPacker patch_columns(const Stencil* s) { return {pack_patch_columns, s}; }
+PanelPacker patch_rows(const Stencil* s) { return {pack_patch_rows, s}; }
+PanelPacker patch_rows_a(const Stencil* s) { return {pack_patch_rows_a, s}; }
+
+}  // namespace rt::cpu
+#endif

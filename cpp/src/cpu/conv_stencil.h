@@ -1,0 +1,34 @@
+// Stride-1 convolution as a GEMM whose patch operand is packed straight from a zero-padded
+// copy of the image (no im2col buffer): every tap of every output position reads in bounds,
+// so a patch row over consecutive output positions is a few contiguous runs of the image.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "cpu/sgemm.h"
+
+#ifdef RT_HAVE_SGEMM
+namespace rt::cpu {
+
+struct Stencil {
+  const float* x = nullptr;          // padded input of one group: [channels, pd, ph, pw]
+  const int32_t* tap = nullptr;      // offset of patch row (c, kd, kh, kw) from a window's corner
+  int64_t ph = 1, pw = 1;            // padded height and width
+  int64_t od = 1, oh = 1, ow = 1;    // output dims
+  int64_t corner(int64_t d, int64_t h, int64_t w) const { return (d * ph + h) * pw + w; }
+};
+
+// Tap offsets for `channels` input channels of padded dims `padded`, kernel `k`, dilation `dil`.
+std::vector<int32_t> stencil_taps(int64_t channels, const int64_t padded[3], const int64_t k[3], const int64_t dil[3]);
+// dst[c, pd, ph, pw] = x[c, d, h, w] shifted by `pad`, zeros around it.
+void pad_image(const float* x, int64_t channels, const int64_t in[3], const int64_t pad[3], float* dst);
+
+// B[taps x positions] (forward, and input gradients as a convolution of the output gradient).
+PanelPacker patch_columns(const Stencil* s);
+// B[positions x taps] (weight gradients: gW = gy * patches^T; gathers, for few output channels).
+PanelPacker patch_rows(const Stencil* s);
+// A[taps x positions] (weight gradients: gW^T = patches * gy^T; register transposes).
+PanelPacker patch_rows_a(const Stencil* s);
+
+}  // namespace rt::cpu
+#endif
