@@ -45,8 +45,10 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
   }
   for (int64_t k = 0; k < kc; ++k) {
     float* d = dst + k * NR;
-    _mm512_store_ps(d, _mm512_setzero_ps());
-    _mm512_store_ps(d + 16, _mm512_setzero_ps());
+    if (n < NR) {  // a full panel is covered by its runs
+      _mm512_store_ps(d, _mm512_setzero_ps());
+      _mm512_store_ps(d + 16, _mm512_setzero_ps());
+    }
     const float* src = s.x + s.tap[k0 + k];
     for (int r = 0; r < count; ++r) {
       const float* from = src + runs[r].corner;
