@@ -442,6 +442,41 @@ def test_avg_pool1d(case, cip):
     _pool_check(1, "avg", case, cip=cip)
 
 
+def _max_pool_2x2_scan(x):
+    """Window scan in row-major order: a larger value or a NaN takes over (so ties keep the
+    first element and the last NaN wins); returns the maxima and the flat argmax per plane."""
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    out, arg = np.empty((n, c, oh, ow), x.dtype), np.empty((n, c, oh, ow), np.int64)
+    for idx in np.ndindex(n, c, oh, ow):
+        best, bi = -np.inf, None
+        for dh in (0, 1):
+            for dw in (0, 1):
+                k = (2 * idx[2] + dh) * w + 2 * idx[3] + dw
+                v = x[idx[0], idx[1]].flat[k]
+                if bi is None or v > best or np.isnan(v):
+                    best, bi = v, k
+        out[idx], arg[idx] = best, bi
+    return out, arg
+
+
+@pytest.mark.parametrize("width", [2, 9, 20, 31, 32, 33, 60, 67])
+def test_max_pool_2x2_float32_ties_nans_and_row_ends(width):
+    r = np.random.default_rng(width)
+    x = r.integers(0, 3, (2, 3, 5, width)).astype(np.float32)  # many ties
+    x[r.random(x.shape) < 0.05] = np.nan
+    x[r.random(x.shape) < 0.05] = -np.inf
+    tx = T(x, F32, requires_grad=True)
+    y = F.max_pool2d(tx, 2)
+    ref, arg = _max_pool_2x2_scan(x)
+    np.testing.assert_array_equal(npy(y), ref)
+    y.sum().backward()
+    grad = np.zeros(x.shape, np.float32).reshape(2, 3, -1)
+    for idx in np.ndindex(arg.shape):
+        grad[idx[0], idx[1], arg[idx]] += 1
+    np.testing.assert_array_equal(npy(tx.grad), grad.reshape(x.shape))
+
+
 def test_max_pool2d_noncontiguous_and_negative_inputs():
     x = -np.abs(distinct((2, 3, 5, 6), "nc")) - 1.0  # all negative: padding must act as -inf, not 0
     tx = make(x, "noncontig", requires_grad=True)
