@@ -63,6 +63,7 @@ def test_conv2d_float32_paths_agree_with_float64(case):
 # input-gradient products take that path (e.g. few input channels keep gx on column buffers).
 STENCIL_CASES = [  # (dims, N, C, O, size, kernel, padding, dilation, groups)
     (2, 3, 3, 32, 18, 3, 0, 1, 1),
+    (2, 3, 1, 6, 28, 5, 2, 1, 1),       # LeNet conv1: a part-empty register tile in the forward only
     (2, 5, 6, 16, 14, 5, 0, 1, 1),      # LeNet conv2: runs of 10 output columns per panel
     (2, 4, 32, 32, 32, 3, 1, 1, 1),     # one output row per 32-wide panel
     (2, 1, 32, 16, 16, 3, 1, 1, 1),     # batch of one: the GEMM threads itself

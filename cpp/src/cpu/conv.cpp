@@ -139,7 +139,7 @@ static const T* group_columns(const ConvGeom& g, const T* x, int64_t n, int64_t 
 }
 
 #ifdef RT_HAVE_SGEMM
-// Stride-1 float convolutions whose GEMMs fill the register tile take the stencil path.
+// Stride-1 float convolutions whose GEMMs (nearly) fill the register tile take the stencil path.
 static bool unit_stride(const ConvGeom& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 && !is_pointwise(g); }
 static int64_t padded_len(const int64_t in[3], const int64_t pad[3]) {
   return (in[0] + 2 * pad[0]) * (in[1] + 2 * pad[1]) * (in[2] + 2 * pad[2]);
@@ -177,7 +177,8 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
   };
 #ifdef RT_HAVE_SGEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (unit_stride(g) && sgemm_fits(Og, L) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    // Even a half-empty register tile beats im2col plus Eigen here (LeNet's 1->6 layer: 0.22 vs 0.32 ms).
+    if (unit_stride(g) && Og >= 4 && L >= kSgemmNR && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil);
       over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
         pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
