@@ -251,7 +251,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   }
 #endif
   if (gxt && !gx_stencil) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));  // col2im accumulates
-  const int64_t cols_len = pw || (gw_stencil && (gx_stencil || !gxt)) ? 0 : 2 * K * L;
+  const bool need_cols = !pw && ((gwt && !gw_stencil) || (gxt && !gx_stencil));
+  const int64_t cols_len = need_cols ? 2 * K * L : 0;
   int64_t pad_len = 0;
 #ifdef RT_HAVE_SGEMM
   const int64_t xpad_len = gw_stencil ? g.C * xs->plane() : 0;
