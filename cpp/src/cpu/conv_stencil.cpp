@@ -77,51 +77,16 @@ void pack_patch_rows(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t
   }
 }
 
-// 8 rows of 16 floats -> 16 rows of 8 (dst[p*8 + i] = r[i][p]), stored for the first `len` rows.
-inline void transpose8x16_store(const __m512 r[8], int64_t len, float* dst) {
-  __m512 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // per 128-bit lane: p0 of rows i, i+1, then p1
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  // p2, p3
-  }
-  auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-  auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-  for (int h = 0; h < 8; h += 4) {  // u[h + q]: rows h..h+3 at position 4*lane + q
-    u[h] = lo(t[h], t[h + 2]);
-    u[h + 1] = hi(t[h], t[h + 2]);
-    u[h + 2] = lo(t[h + 1], t[h + 3]);
-    u[h + 3] = hi(t[h + 1], t[h + 3]);
-  }
-  for (int q = 0; q < 4; q += 2) {  // positions 4l + q and 4l + q + 1, rows 0..7
-    for (int half = 0; half < 2; ++half) {
-      const int sel = half ? 0xEE : 0x44;
-      const __m512 a = _mm512_shuffle_f32x4(u[q], u[4 + q], sel), b = _mm512_shuffle_f32x4(u[q + 1], u[5 + q], sel);
-      const __m512 out[2] = {_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD)};
-      for (int e = 0; e < 2; ++e) {
-        const int64_t p = 4 * (2 * half + e) + q;  // first of the two positions held by out[e]
-        if (p + 1 < len) _mm512_storeu_ps(dst + p * 8, out[e]);
-        else if (p < len) _mm512_mask_storeu_ps(dst + p * 8, 0x00FF, out[e]);
-      }
-    }
-  }
-}
-
-// A[taps x positions] (weight gradients as gW^T = patches * gy^T): each tap row is a few runs of
-// the image; 16 positions of 8 taps are loaded as rows and transposed in registers.
+// A[taps x positions] (weight gradients as gW^T = patches * gy^T): each tap row is a few runs of the image.
 void pack_patch_rows_a(const void* ctx, int64_t i0, int64_t n, int64_t k0, int64_t kc, float* dst) {
   const Stencil& s = *static_cast<const Stencil*>(ctx);
   Run runs[kSgemmKC + 1];
   const int count = runs_of(s, k0, kc, runs);
-  const float* rows[8];
-  for (int i = 0; i < 8; ++i) rows[i] = i < n ? s.x + s.tap[i0 + i] : nullptr;
-  __m512 r[8];
-  for (int q = 0; q < count; ++q)
-    for (int64_t j = 0; j < runs[q].len; j += 16) {
-      const int64_t len = std::min<int64_t>(16, runs[q].len - j);
-      const __mmask16 m = lanes(len);
-      for (int i = 0; i < 8; ++i) r[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + runs[q].corner + j) : _mm512_setzero_ps();
-      transpose8x16_store(r, len, dst + (runs[q].j + j) * 8);
-    }
+  for (int q = 0; q < count; ++q) {
+    const float* rows[kSgemmMR];
+    for (int i = 0; i < kSgemmMR; ++i) rows[i] = i < n ? s.x + s.tap[i0 + i] + runs[q].corner : nullptr;
+    pack_a_rows(rows, runs[q].len, dst + runs[q].j * kSgemmMR);
+  }
 }
 }  // namespace
 

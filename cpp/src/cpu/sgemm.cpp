@@ -19,17 +19,41 @@ namespace {
 constexpr int64_t MR = kSgemmMR, NR = kSgemmNR;  // 16 accumulators; 8 divides the usual channel and batch sizes
 constexpr int64_t KC = kSgemmKC, MC = MR * 42, NC = NR * 128;  // B micro-panel (32 KiB) in L1, A block in L2
 
+// 8 rows of 16 floats -> 16 rows of 8 (dst[p*8 + i] = r[i][p]), stored for the first `len` rows.
+void transpose8x16_store(const __m512 r[8], int64_t len, float* dst) {
+  __m512 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // per 128-bit lane: p0 of rows i, i+1, then p1
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  // p2, p3
+  }
+  auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  for (int h = 0; h < 8; h += 4) {  // u[h + q]: rows h..h+3 at position 4*lane + q
+    u[h] = lo(t[h], t[h + 2]);
+    u[h + 1] = hi(t[h], t[h + 2]);
+    u[h + 2] = lo(t[h + 1], t[h + 3]);
+    u[h + 3] = hi(t[h + 1], t[h + 3]);
+  }
+  for (int q = 0; q < 4; q += 2) {  // positions 4l + q and 4l + q + 1, rows 0..7
+    for (int half = 0; half < 2; ++half) {
+      const int sel = half ? 0xEE : 0x44;
+      const __m512 a = _mm512_shuffle_f32x4(u[q], u[4 + q], sel), b = _mm512_shuffle_f32x4(u[q + 1], u[5 + q], sel);
+      const __m512 out[2] = {_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD)};
+      for (int e = 0; e < 2; ++e) {
+        const int64_t p = 4 * (2 * half + e) + q;  // first of the two positions held by out[e]
+        if (p + 1 < len) _mm512_storeu_ps(dst + p * 8, out[e]);
+        else if (p < len) _mm512_mask_storeu_ps(dst + p * 8, 0x00FF, out[e]);
+      }
+    }
+  }
+}
+
 // Ap[k*MR + i] = A(i0 + i, k0 + k), zero-padded past m.
 void pack_a(const float* a, int64_t rs, int64_t cs, int64_t m, int64_t kc, float* ap) {
   if (cs == 1) {
-    for (int64_t i = 0; i < MR; ++i) {
-      if (i < m) {
-        const float* row = a + i * rs;
-        for (int64_t k = 0; k < kc; ++k) ap[k * MR + i] = row[k];
-      } else {
-        for (int64_t k = 0; k < kc; ++k) ap[k * MR + i] = 0.f;
-      }
-    }
+    const float* rows[MR];
+    for (int64_t i = 0; i < MR; ++i) rows[i] = i < m ? a + i * rs : nullptr;
+    pack_a_rows(rows, kc, ap);
   } else {
     for (int64_t k = 0; k < kc; ++k) {
       const float* col = a + k * cs;
@@ -168,6 +192,16 @@ void pack_strided_b(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t 
   pack_b(op->x + k0 * op->rs + j0 * op->cs, op->rs, op->cs, n, kc, dst);
 }
 }  // namespace
+
+void pack_a_rows(const float* const rows[kSgemmMR], int64_t len, float* dst) {
+  __m512 r[MR];
+  for (int64_t j = 0; j < len; j += 16) {
+    const int64_t n = std::min<int64_t>(16, len - j);
+    const __mmask16 m = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    for (int i = 0; i < MR; ++i) r[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + j) : _mm512_setzero_ps();
+    transpose8x16_store(r, n, dst + j * MR);
+  }
+}
 
 PanelPacker strided_a(const StridedOperand* op) { return {pack_strided_a, op}; }
 PanelPacker strided_b(const StridedOperand* op) { return {pack_strided_b, op}; }

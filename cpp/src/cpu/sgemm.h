@@ -27,6 +27,9 @@ struct StridedOperand {
   const float* x;
   int64_t rs, cs;
 };
+// The A-panel layout from 8 row pointers: dst[k*8 + i] = rows[i][k] for k < len; a null row reads
+// as zeros. Rows are loaded 16 at a time and transposed in registers.
+void pack_a_rows(const float* const rows[kSgemmMR], int64_t len, float* dst);
 PanelPacker strided_a(const StridedOperand* op);
 PanelPacker strided_b(const StridedOperand* op);
 }  // namespace rt::cpu
