@@ -69,6 +69,7 @@ STENCIL_CASES = [  # (dims, N, C, O, size, kernel, padding, dilation, groups)
     (2, 1, 32, 16, 16, 3, 1, 1, 1),     # batch of one: the GEMM threads itself
     (2, 2, 32, 64, 12, 3, 2, 2, 2),     # dilation, groups
     (2, 2, 16, 32, 11, 3, 3, 1, 1),     # padding beyond the kernel's reach: gx on column buffers
+    (2, 7, 16, 32, 8, 3, 1, 1, 1),      # 8x8 images: every panel spans several output rows
     (1, 3, 16, 32, 50, 5, 2, 2, 1),
     (3, 2, 16, 16, 6, 3, 1, 1, 1),
 ]
