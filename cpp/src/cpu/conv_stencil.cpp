@@ -43,18 +43,28 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
     }
     return;
   }
-  for (int64_t k = 0; k < kc; ++k) {
-    float* d = dst + k * NR;
-    if (n < NR) {  // a full panel is covered by its runs
-      _mm512_store_ps(d, _mm512_setzero_ps());
-      _mm512_store_ps(d + 16, _mm512_setzero_ps());
+  // Otherwise each 16-lane half of a panel row is merged from masked loads, one per run that
+  // reaches it (lane l of run r reads corner_r + (16 * half + l - j_r)), then stored whole: masked
+  // loads are cheap, masked stores are not. Lanes past n stay zero.
+  struct Piece {
+    int64_t offset;
+    __mmask16 mask;
+  };
+  Piece pieces[2][NR];
+  int npieces[2] = {0, 0};
+  for (int r = 0; r < count; ++r)
+    for (int half = 0; half < 2; ++half) {
+      const int64_t lo = std::max<int64_t>(runs[r].j, 16 * half), hi = std::min<int64_t>(runs[r].j + runs[r].len, 16 * half + 16);
+      if (lo >= hi) continue;
+      const auto mask = static_cast<__mmask16>(lanes(hi - 16 * half) & ~lanes(lo - 16 * half));
+      pieces[half][npieces[half]++] = {runs[r].corner - runs[r].j + 16 * half, mask};
     }
+  for (int64_t k = 0; k < kc; ++k) {
     const float* src = s.x + s.tap[k0 + k];
-    for (int r = 0; r < count; ++r) {
-      const float* from = src + runs[r].corner;
-      const __mmask16 lo = lanes(runs[r].len), hi = lanes(runs[r].len - 16);
-      _mm512_mask_storeu_ps(d + runs[r].j, lo, _mm512_maskz_loadu_ps(lo, from));
-      if (hi) _mm512_mask_storeu_ps(d + runs[r].j + 16, hi, _mm512_maskz_loadu_ps(hi, from + 16));
+    for (int half = 0; half < 2; ++half) {
+      __m512 v = _mm512_setzero_ps();
+      for (int q = 0; q < npieces[half]; ++q) v = _mm512_mask_loadu_ps(v, pieces[half][q].mask, src + pieces[half][q].offset);
+      _mm512_store_ps(dst + k * NR + 16 * half, v);
     }
   }
 }
