@@ -160,24 +160,34 @@ void kernel_edge(int64_t kc, const float* ap, const float* bp, float* c, int64_t
 void gemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, PanelPacker pa, PanelPacker pb, float* c, int64_t ldc,
                 bool accumulate, int64_t kstep) {
   const int64_t M = m1 - m0, N = n1 - n0;
-  float* bp = scratch(0, static_cast<size_t>(KC * std::min(NC, (N + NR - 1) / NR * NR)));
+  // With one row block (M <= MC) a packed B panel meets the A block once: pack each panel just
+  // before its kernels and keep only it (in L1), instead of a whole packed depth slice of B.
+  const bool stream_b = M <= MC;
+  float* bp = scratch(0, static_cast<size_t>(KC * (stream_b ? NR : std::min(NC, (N + NR - 1) / NR * NR))));
   float* ap = scratch(1, static_cast<size_t>(KC * std::min(MC, (M + MR - 1) / MR * MR)));
+  auto tiles = [&](int64_t ic, int64_t mc, int64_t jp, int64_t nc, int64_t kc, const float* panel, bool acc) {
+    for (int64_t q = 0; q * MR < mc; ++q) {
+      const int64_t m = std::min(MR, mc - q * MR);
+      float* cp = c + (ic + q * MR) * ldc + jp;
+      if (m == MR && nc == NR) kernel_8x32(kc, ap + q * MR * kc, panel, cp, ldc, acc);
+      else kernel_edge(kc, ap + q * MR * kc, panel, cp, ldc, m, nc, acc);
+    }
+  };
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc), npanels = (nc + NR - 1) / NR;
     for (int64_t pc = 0; pc < K; pc += kstep) {
       const int64_t kc = std::min(kstep, K - pc);
       const bool acc = accumulate || pc > 0;
-      for (int64_t p = 0; p < npanels; ++p) pb.fn(pb.ctx, jc + p * NR, std::min(NR, nc - p * NR), pc, kc, bp + p * NR * kc);
+      if (!stream_b)
+        for (int64_t p = 0; p < npanels; ++p) pb.fn(pb.ctx, jc + p * NR, std::min(NR, nc - p * NR), pc, kc, bp + p * NR * kc);
       for (int64_t ic = m0; ic < m1; ic += MC) {
-        const int64_t mc = std::min(MC, m1 - ic), mpanels = (mc + MR - 1) / MR;
-        for (int64_t q = 0; q < mpanels; ++q) pa.fn(pa.ctx, ic + q * MR, std::min(MR, mc - q * MR), pc, kc, ap + q * MR * kc);
-        for (int64_t p = 0; p < npanels; ++p)
-          for (int64_t q = 0; q < mpanels; ++q) {
-            const int64_t m = std::min(MR, mc - q * MR), n = std::min(NR, nc - p * NR);
-            float* cp = c + (ic + q * MR) * ldc + jc + p * NR;
-            if (m == MR && n == NR) kernel_8x32(kc, ap + q * MR * kc, bp + p * NR * kc, cp, ldc, acc);
-            else kernel_edge(kc, ap + q * MR * kc, bp + p * NR * kc, cp, ldc, m, n, acc);
-          }
+        const int64_t mc = std::min(MC, m1 - ic);
+        for (int64_t q = 0; q * MR < mc; ++q) pa.fn(pa.ctx, ic + q * MR, std::min(MR, mc - q * MR), pc, kc, ap + q * MR * kc);
+        for (int64_t p = 0; p < npanels; ++p) {
+          const int64_t n = std::min(NR, nc - p * NR);
+          if (stream_b) pb.fn(pb.ctx, jc + p * NR, n, pc, kc, bp);
+          tiles(ic, mc, jc + p * NR, n, kc, stream_b ? bp : bp + p * NR * kc, acc);
+        }
       }
     }
   }
