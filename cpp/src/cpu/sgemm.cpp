@@ -111,7 +111,7 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t n, int64_t kc, float
   }
 }
 
-// C[14 x 32] (+)= Ap * Bp over kc; `accumulate` adds to C, else overwrites.
+// C[8 x 32] (+)= Ap * Bp over kc; `accumulate` adds to C, else overwrites.
 void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
