@@ -58,13 +58,16 @@ def test_conv2d_float32_paths_agree_with_float64(case):
     np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-4 * np.abs(y64).max())
 
 
-# Float32 stride-1 convolutions whose GEMMs fill the register tile pack patches straight from a
-# padded copy of the image; each case picks which of the forward, weight-gradient and
-# input-gradient products take that path (e.g. few input channels keep gx on column buffers).
+# Float32 stride-1 convolutions pack patches straight from a padded copy of the image (or, with
+# at most 16 output channels, accumulate them without a GEMM); each case picks which of the
+# forward, weight-gradient and input-gradient products take which path (e.g. few input channels
+# keep gx on column buffers).
 STENCIL_CASES = [  # (dims, N, C, O, size, kernel, padding, dilation, groups)
     (2, 3, 3, 32, 18, 3, 0, 1, 1),
     (2, 3, 1, 6, 28, 5, 2, 1, 1),       # LeNet conv1: a part-empty register tile in the forward only
     (2, 5, 6, 16, 14, 5, 0, 1, 1),      # LeNet conv2: runs of 10 output columns per panel
+    (2, 2, 8, 24, 10, 3, 1, 1, 2),      # 12 output channels per group: the direct (GEMM-free) kernels
+    (2, 3, 4, 9, 12, 3, 1, 2, 1),       # 9 output channels, dilation
     (2, 4, 32, 32, 32, 3, 1, 1, 1),     # one output row per 32-wide panel
     (2, 1, 32, 16, 16, 3, 1, 1, 1),     # batch of one: the GEMM threads itself
     (2, 2, 32, 64, 12, 3, 2, 2, 2),     # dilation, groups

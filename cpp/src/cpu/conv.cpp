@@ -162,6 +162,17 @@ struct StencilConv {
   int64_t plane() const { return padded[0] * padded[1] * padded[2]; }
   Stencil at(const float* xp) const { return Stencil{xp, tap.data(), padded[1], padded[2], out[0], out[1], out[2]}; }
 };
+
+// Up to this many output channels per group, the direct kernels of conv_stencil.h replace the GEMM.
+constexpr int64_t kNarrow = 16;
+// [groups][K][16]: each group's weights transposed, output channels zero-padded to 16.
+static std::vector<float> narrow_weights(const float* w, int64_t groups, int64_t Og, int64_t K) {
+  std::vector<float> out(static_cast<size_t>(groups * K * 16), 0.f);
+  for (int64_t gi = 0; gi < groups; ++gi)
+    for (int64_t o = 0; o < Og; ++o)
+      for (int64_t t = 0; t < K; ++t) out[(gi * K + t) * 16 + o] = w[(gi * Og + o) * K + t];
+  return out;
+}
 #endif
 
 template <class T>
@@ -180,13 +191,18 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
     // Even a half-empty register tile beats im2col plus Eigen here (LeNet's 1->6 layer: 0.22 vs 0.32 ms).
     if (unit_stride(g) && Og >= 4 && L >= kSgemmNR && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil);
+      const std::vector<float> w_t = Og > kSgemmMR && Og <= kNarrow ? narrow_weights(w, g.groups, Og, K) : std::vector<float>{};
       over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
         pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
         for (int64_t gi = 0; gi < g.groups; ++gi) {
           const Stencil patches = sc.at(xp + gi * sc.channels * sc.plane());
-          const StridedOperand wg{w + gi * Og * K, K, 1};
           T* o = out + (n * g.O + gi * Og) * L;
-          sgemm_packed(Og, L, K, strided_a(&wg), patch_columns(&patches), o, L, false);
+          if (!w_t.empty()) {
+            conv_narrow_forward(patches, K, w_t.data() + gi * K * 16, Og, o);
+          } else {
+            const StridedOperand wg{w + gi * Og * K, K, 1};
+            sgemm_packed(Og, L, K, strided_a(&wg), patch_columns(&patches), o, L, false);
+          }
           add_bias(o, gi);
         }
       });
@@ -219,6 +235,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   // Which gradients take the stencil path (see conv_forward_t); the rest use column buffers.
   bool gw_stencil = false, gx_stencil = false;
   bool gw_transposed = false;  // partials hold gW^T, per group [K, Og]
+  bool gw_narrow = false;      // direct kernel from gy transposed to [L, 16] (few output channels)
 #ifdef RT_HAVE_SGEMM
   std::unique_ptr<StencilConv> xs, gys;  // patches of x (for gW) and of the padded gy (for gx)
   std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
@@ -226,7 +243,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
     // gW^T = patches gy^T packs patches by register transposes; with fewer than 32 output
     // channels that product is too narrow, and gW = gy patches^T gathers them instead.
     gw_transposed = sgemm_fits(K, Og);
-    if (gwt && unit_stride(g) && (gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    gw_narrow = Og <= kNarrow;
+    if (gwt && unit_stride(g) && (gw_narrow || gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;
       xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil);
     }
@@ -256,7 +274,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   int64_t pad_len = 0;
 #ifdef RT_HAVE_SGEMM
   const int64_t xpad_len = gw_stencil ? g.C * xs->plane() : 0;
-  pad_len = xpad_len + (gx_stencil ? g.O * gys->plane() : 0);
+  const int64_t gyt_len = gw_stencil && gw_narrow ? L * 16 : 0;
+  pad_len = xpad_len + (gx_stencil ? g.O * gys->plane() : 0) + gyt_len;
 #endif
   over_batch<T>(g, cols_len + pad_len, [&](int64_t n, T* scratch, int tid) {
     T* cols = scratch;
@@ -276,8 +295,17 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
         if (gw_stencil) {
           const Stencil patches = xs->at(scratch + cols_len + gi * Cg * xs->plane());
           const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
-          if (gw_transposed) sgemm_packed(K, Og, L, patch_rows_a(&patches), strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
-          else sgemm_packed(Og, K, L, strided_a(&gyo), patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
+          if (gw_narrow) {
+            float* gy_t = scratch + cols_len + pad_len - gyt_len;
+            std::fill(gy_t, gy_t + gyt_len, 0.f);
+            for (int64_t oc = 0; oc < Og; ++oc)
+              for (int64_t p = 0; p < L; ++p) gy_t[p * 16 + oc] = gyg[oc * L + p];
+            conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
+          } else if (gw_transposed) {
+            sgemm_packed(K, Og, L, patch_rows_a(&patches), strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
+          } else {
+            sgemm_packed(Og, K, L, strided_a(&gyo), patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
+          }
         }
         if (gx_stencil) {
           const Stencil patches = gys->at(scratch + cols_len + xpad_len + gi * Og * gys->plane());

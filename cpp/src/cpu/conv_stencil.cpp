@@ -133,6 +133,75 @@ void pad_image(const float* x, int64_t channels, const int64_t in[3], const int6
     }
 }
 
+namespace {
+// Window corners of the output positions [p, p + 8) (past the end: the first one again).
+void corners8(const Stencil& s, int64_t p, int64_t n, const float* out[8]) {
+  int64_t w = p % s.ow, rest = p / s.ow, h = rest % s.oh, d = rest / s.oh;
+  for (int i = 0; i < 8; ++i) {
+    out[i] = i < n ? s.x + s.corner(d, h, w) : out[0];
+    if (++w == s.ow) {
+      w = 0;
+      if (++h == s.oh) h = 0, ++d;
+    }
+  }
+}
+
+// rows[o][i] = acc[i][o] for o < rows_n (8 accumulators of 16 lanes -> 16 rows of 8).
+void transpose_tile(const __m512 acc[8], float* tile /* [16][8] */) {
+  alignas(64) float by_row[8][16];
+  const float* rows[kSgemmMR];
+  for (int i = 0; i < 8; ++i) {
+    _mm512_store_ps(by_row[i], acc[i]);
+    rows[i] = by_row[i];
+  }
+  pack_a_rows(rows, 16, tile);
+}
+}  // namespace
+
+void conv_narrow_forward(const Stencil& s, int64_t taps, const float* w_t, int64_t outputs, float* out) {
+  const int64_t L = s.od * s.oh * s.ow;
+  alignas(64) float tile[16 * 8];
+  for (int64_t p = 0; p < L; p += 8) {
+    const int64_t n = std::min<int64_t>(8, L - p);
+    const float* base[8];
+    corners8(s, p, n, base);
+    __m512 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t) {
+      const __m512 wv = _mm512_loadu_ps(w_t + t * 16);
+      const int32_t off = s.tap[t];
+      for (int i = 0; i < 8; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(base[i][off]), wv, acc[i]);
+    }
+    transpose_tile(acc, tile);
+    for (int64_t o = 0; o < outputs; ++o) std::memcpy(out + o * L + p, tile + o * 8, sizeof(float) * static_cast<size_t>(n));
+  }
+}
+
+void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw) {
+  const int64_t L = s.od * s.oh * s.ow;
+  alignas(64) float tile[16 * 8];
+  for (int64_t t0 = 0; t0 < taps; t0 += 8) {
+    const int64_t nt = std::min<int64_t>(8, taps - t0);
+    int32_t off[8];
+    for (int i = 0; i < 8; ++i) off[i] = s.tap[t0 + std::min<int64_t>(i, nt - 1)];
+    __m512 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
+    int64_t w = 0, h = 0, d = 0;
+    for (int64_t p = 0; p < L; ++p) {
+      const float* base = s.x + s.corner(d, h, w);
+      const __m512 g = _mm512_loadu_ps(gy_t + p * 16);
+      for (int i = 0; i < 8; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(base[off[i]]), g, acc[i]);
+      if (++w == s.ow) {
+        w = 0;
+        if (++h == s.oh) h = 0, ++d;
+      }
+    }
+    transpose_tile(acc, tile);
+    for (int64_t o = 0; o < outputs; ++o)
+      for (int64_t i = 0; i < nt; ++i) gw[o * taps + t0 + i] += tile[o * 8 + i];
+  }
+}
+
 PanelPacker patch_columns(const Stencil* s) { return {pack_patch_columns, s}; }
 PanelPacker patch_rows(const Stencil* s) { return {pack_patch_rows, s}; }
 PanelPacker patch_rows_a(const Stencil* s) { return {pack_patch_rows_a, s}; }

@@ -30,5 +30,14 @@ PanelPacker patch_rows(const Stencil* s);
 // A[taps x positions] (weight gradients: gW^T = patches * gy^T; register transposes).
 PanelPacker patch_rows_a(const Stencil* s);
 
+// Convolutions with at most 16 output channels skip the GEMM: one AVX-512 register holds every
+// output channel, so 8 positions (or 8 taps) are accumulated directly from the padded image
+// with broadcasts, with no packing.
+// out[o, p] = sum_t w_t[t, o] * patch[t, p] for o < outputs; w_t is [taps, 16], zero past outputs.
+void conv_narrow_forward(const Stencil& s, int64_t taps, const float* w_t, int64_t outputs, float* out);
+// gw[o, t] += sum_p gy_t[p, o] * patch[t, p] for o < outputs; gy_t is [positions, 16], zero past
+// outputs; gw is [outputs, taps].
+void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw);
+
 }  // namespace rt::cpu
 #endif
