@@ -297,9 +297,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
           const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
           if (gw_narrow) {
             float* gy_t = scratch + cols_len + pad_len - gyt_len;
-            std::fill(gy_t, gy_t + gyt_len, 0.f);
-            for (int64_t oc = 0; oc < Og; ++oc)
-              for (int64_t p = 0; p < L; ++p) gy_t[p * 16 + oc] = gyg[oc * L + p];
+            transpose_channels16(gyg, Og, L, gy_t);
             conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
           } else if (gw_transposed) {
             sgemm_packed(K, Og, L, patch_rows_a(&patches), strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);

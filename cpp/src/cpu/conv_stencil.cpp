@@ -202,6 +202,21 @@ void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, 
   }
 }
 
+void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, float* gy_t) {
+  alignas(64) float tile[16 * 16] = {};  // rows past `outputs` stay zero
+  for (int64_t p = 0; p < positions; p += 16) {
+    const int64_t n = std::min<int64_t>(16, positions - p);
+    for (int64_t o = 0; o < outputs; ++o) _mm512_store_ps(tile + o * 16, _mm512_maskz_loadu_ps(lanes(n), gy + o * positions + p));
+    if (n == 16) {
+      transpose16x16(tile, 16, gy_t + p * 16, 16);
+    } else {
+      alignas(64) float full[16 * 16];
+      transpose16x16(tile, 16, full, 16);
+      std::memcpy(gy_t + p * 16, full, sizeof(float) * static_cast<size_t>(n * 16));
+    }
+  }
+}
+
 PanelPacker patch_columns(const Stencil* s) { return {pack_patch_columns, s}; }
 PanelPacker patch_rows(const Stencil* s) { return {pack_patch_rows, s}; }
 PanelPacker patch_rows_a(const Stencil* s) { return {pack_patch_rows_a, s}; }

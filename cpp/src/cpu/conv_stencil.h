@@ -38,6 +38,8 @@ void conv_narrow_forward(const Stencil& s, int64_t taps, const float* w_t, int64
 // gw[o, t] += sum_p gy_t[p, o] * patch[t, p] for o < outputs; gy_t is [positions, 16], zero past
 // outputs; gw is [outputs, taps].
 void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw);
+// gy_t[p, o] = gy[o, p] for o < outputs (<= 16), zeros up to 16; gy_t holds positions * 16 floats.
+void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, float* gy_t);
 
 }  // namespace rt::cpu
 #endif

@@ -15,6 +15,34 @@
 
 namespace rt::cpu {
 
+// dst[c*ldd + r] = src[r*lds + c] for a 16x16 block.
+void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = lo(t[i], t[i + 2]);
+    r[i + 1] = hi(t[i], t[i + 2]);
+    r[i + 2] = lo(t[i + 1], t[i + 3]);
+    r[i + 3] = hi(t[i + 1], t[i + 3]);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+
 namespace {
 constexpr int64_t MR = kSgemmMR, NR = kSgemmNR;  // 16 accumulators; 8 divides the usual channel and batch sizes
 constexpr int64_t KC = kSgemmKC, MC = MR * 42, NC = NR * 128;  // B micro-panel (32 KiB) in L1, A block in L2
@@ -62,34 +90,6 @@ void pack_a(const float* a, int64_t rs, int64_t cs, int64_t m, int64_t kc, float
   }
 }
 
-// dst[c*ldd + r] = src[r*lds + c] for a 16x16 block.
-inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-  auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = lo(t[i], t[i + 2]);
-    r[i + 1] = hi(t[i], t[i + 2]);
-    r[i + 2] = lo(t[i + 1], t[i + 3]);
-    r[i + 3] = hi(t[i + 1], t[i + 3]);
-  }
-  for (int h = 0; h < 16; h += 8)
-    for (int i = 0; i < 4; ++i) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
-    }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
-}
-
 // Bp[k*NR + j] = B(k0 + k, j0 + j), zero-padded past n.
 void pack_b(const float* b, int64_t rs, int64_t cs, int64_t n, int64_t kc, float* bp) {
   if (cs == 1 && n == NR) {
@@ -100,7 +100,7 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t n, int64_t kc, float
   } else if (rs == 1 && n == NR) {  // column-major B (e.g. a weight used transposed): 16x16 register transposes
     int64_t k = 0;
     for (; k + 16 <= kc; k += 16)
-      for (int64_t j = 0; j < NR; j += 16) transpose16(b + j * cs + k, cs, bp + k * NR + j, NR);
+      for (int64_t j = 0; j < NR; j += 16) transpose16x16(b + j * cs + k, cs, bp + k * NR + j, NR);
     for (; k < kc; ++k)
       for (int64_t j = 0; j < NR; ++j) bp[k * NR + j] = b[j * cs + k];
   } else {

@@ -30,6 +30,8 @@ struct StridedOperand {
 // The A-panel layout from 8 row pointers: dst[k*8 + i] = rows[i][k] for k < len; a null row reads
 // as zeros. Rows are loaded 16 at a time and transposed in registers.
 void pack_a_rows(const float* const rows[kSgemmMR], int64_t len, float* dst);
+// dst[c*ldd + r] = src[r*lds + c] for a 16x16 block, in registers.
+void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd);
 PanelPacker strided_a(const StridedOperand* op);
 PanelPacker strided_b(const StridedOperand* op);
 }  // namespace rt::cpu
