@@ -240,10 +240,11 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   std::unique_ptr<StencilConv> xs, gys;  // patches of x (for gW) and of the padded gy (for gx)
   std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
   if constexpr (std::is_same_v<T, float>) {
-    // gW^T = patches gy^T packs patches by register transposes; with fewer than 32 output
-    // channels that product is too narrow, and gW = gy patches^T gathers them instead.
-    gw_transposed = sgemm_fits(K, Og);
+    // Weight gradient by output channels per group: up to 16, the direct kernel; 32 and more,
+    // gW^T = patches gy^T with patches packed by register transposes; in between, gW = gy patches^T
+    // with gathered patches.
     gw_narrow = Og <= kNarrow;
+    gw_transposed = !gw_narrow && sgemm_fits(K, Og);
     if (gwt && unit_stride(g) && (gw_narrow || gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;
       xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil);
@@ -296,7 +297,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
           const Stencil patches = xs->at(scratch + cols_len + gi * Cg * xs->plane());
           const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
           if (gw_narrow) {
-            float* gy_t = scratch + cols_len + pad_len - gyt_len;
+            float* gy_t = scratch + cols_len + pad_len - gyt_len;  // the last part of the scratch
             transpose_channels16(gyg, Og, L, gy_t);
             conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
           } else if (gw_transposed) {
