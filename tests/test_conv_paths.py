@@ -69,6 +69,7 @@ STENCIL_CASES = [  # (dims, N, C, O, size, kernel, padding, dilation, groups)
     (2, 2, 8, 24, 10, 3, 1, 1, 2),      # 12 output channels per group: the direct (GEMM-free) kernels
     (2, 3, 4, 9, 12, 3, 1, 2, 1),       # 9 output channels, dilation
     (2, 4, 32, 32, 32, 3, 1, 1, 1),     # one output row per 32-wide panel
+    (2, 1, 16, 32, 70, 3, 1, 1, 1),     # 4900 positions: several column blocks of the GEMM
     (2, 1, 32, 16, 16, 3, 1, 1, 1),     # batch of one: the GEMM threads itself
     (2, 2, 32, 64, 12, 3, 2, 2, 2),     # dilation, groups
     (2, 2, 16, 32, 11, 3, 3, 1, 1),     # padding beyond the kernel's reach: gx on column buffers
