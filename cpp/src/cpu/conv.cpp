@@ -1,7 +1,8 @@
 // Convolution as GEMMs over each sample's patches. Threads split the batch: each sample's
 // GEMM runs on one core, so no large shared buffers; with a single sample the GEMM threads
-// itself. Float stride-1 convolutions pack patches straight from a padded copy of the image
-// (conv_stencil.h); the rest go through an im2col/vol2col column buffer.
+// itself. Float convolutions pack patches straight from a padded copy of the image
+// (conv_stencil.h); float64, 1x1 and (for input gradients) strided ones go through an
+// im2col/vol2col column buffer.
 #include <Eigen/Core>
 #include <cstring>
 #include <memory>
@@ -139,8 +140,9 @@ static const T* group_columns(const ConvGeom& g, const T* x, int64_t n, int64_t 
 }
 
 #ifdef RT_HAVE_SGEMM
-// Stride-1 float convolutions whose GEMMs (nearly) fill the register tile take the stencil path.
-static bool unit_stride(const ConvGeom& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1 && !is_pointwise(g); }
+// Float convolutions whose GEMMs (nearly) fill the register tile take the stencil path (input
+// gradients only at stride 1).
+static bool unit_stride(const ConvGeom& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
 static int64_t padded_len(const int64_t in[3], const int64_t pad[3]) {
   return (in[0] + 2 * pad[0]) * (in[1] + 2 * pad[1]) * (in[2] + 2 * pad[2]);
 }
@@ -151,16 +153,21 @@ struct StencilConv {
   int64_t channels;  // per group
   int64_t in[3], pad[3], out[3], padded[3];
   std::vector<int32_t> tap;
-  StencilConv(int64_t channels_, const int64_t in_[3], const int64_t pad_[3], const int64_t k[3], const int64_t dil[3]) : channels(channels_) {
+  int64_t stride[3];
+  StencilConv(int64_t channels_, const int64_t in_[3], const int64_t pad_[3], const int64_t k[3], const int64_t dil[3],
+              const int64_t stride_[3])
+      : channels(channels_) {
     for (int d = 0; d < 3; ++d) {
-      in[d] = in_[d], pad[d] = pad_[d];
+      in[d] = in_[d], pad[d] = pad_[d], stride[d] = stride_[d];
       padded[d] = in[d] + 2 * pad[d];
-      out[d] = padded[d] - dil[d] * (k[d] - 1);
+      out[d] = (padded[d] - dil[d] * (k[d] - 1) - 1) / stride[d] + 1;
     }
     tap = stencil_taps(channels, padded, k, dil);
   }
   int64_t plane() const { return padded[0] * padded[1] * padded[2]; }
-  Stencil at(const float* xp) const { return Stencil{xp, tap.data(), padded[1], padded[2], out[0], out[1], out[2]}; }
+  Stencil at(const float* xp) const {
+    return Stencil{xp, tap.data(), out[0], out[1], out[2], stride[0] * padded[1] * padded[2], stride[1] * padded[2], stride[2]};
+  }
 };
 
 // Up to this many output channels per group, the direct kernels of conv_stencil.h replace the GEMM.
@@ -189,8 +196,8 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
 #ifdef RT_HAVE_SGEMM
   if constexpr (std::is_same_v<T, float>) {
     // Even a half-empty register tile beats im2col plus Eigen here (LeNet's 1->6 layer: 0.22 vs 0.32 ms).
-    if (unit_stride(g) && Og >= 4 && L >= kSgemmNR && offsets_fit(g.C, padded_len(g.in, g.pad))) {
-      const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil);
+    if (!is_pointwise(g) && Og >= 4 && L >= kSgemmNR && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+      const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil, g.stride);
       const std::vector<float> w_t = Og > kSgemmMR && Og <= kNarrow ? narrow_weights(w, g.groups, Og, K) : std::vector<float>{};
       over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
         pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
@@ -244,10 +251,10 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
     // gW^T = patches gy^T with patches packed by register transposes; in between, gW = gy patches^T
     // with gathered patches.
     gw_narrow = Og <= kNarrow;
-    gw_transposed = !gw_narrow && sgemm_fits(K, Og);
-    if (gwt && unit_stride(g) && (gw_narrow || gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    gw_transposed = !gw_narrow && sgemm_fits(K, Og) && g.stride[2] == 1;  // its patch rows are contiguous runs
+    if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;
-      xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil);
+      xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil, g.stride);
     }
     // gx is the stride-1 convolution of gy, padded by dil*(k-1) - pad, with the flipped, transposed kernel.
     int64_t gpad[3];
@@ -256,9 +263,10 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
       gpad[d] = g.dil[d] * (g.k[d] - 1) - g.pad[d];
       pad_ok = pad_ok && gpad[d] >= 0;
     }
-    if (gxt && unit_stride(g) && pad_ok && sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
+    if (gxt && unit_stride(g) && !is_pointwise(g) && pad_ok && sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
       gx_stencil = true;
-      gys = std::make_unique<StencilConv>(Og, g.out, gpad, g.k, g.dil);
+      const int64_t ones[3] = {1, 1, 1};
+      gys = std::make_unique<StencilConv>(Og, g.out, gpad, g.k, g.dil, ones);
       const int64_t taps = g.k[0] * g.k[1] * g.k[2];
       wflip.resize(static_cast<size_t>(g.O * K));
       for (int64_t gi = 0; gi < g.groups; ++gi)

@@ -34,7 +34,7 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
   const Stencil& s = *static_cast<const Stencil*>(ctx);
   Run runs[NR];
   const int count = runs_of(s, j0, n, runs);
-  if (count == 1 && n == NR) {  // one output row covers the panel: two vector copies per tap
+  if (count == 1 && n == NR && s.wstep == 1) {  // one output row covers the panel: two vector copies per tap
     const float* src = s.x + runs[0].corner;
     for (int64_t k = 0; k < kc; ++k) {
       const float* r = src + s.tap[k0 + k];
@@ -43,9 +43,9 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
     }
     return;
   }
-  // Otherwise each 16-lane half of a panel row is merged from masked loads, one per run that
-  // reaches it (lane l of run r reads corner_r + (16 * half + l - j_r)), then stored whole: masked
-  // loads are cheap, masked stores are not. Lanes past n stay zero.
+  // Otherwise each 16-lane half of a panel row is merged from masked loads (gathers when strided),
+  // one per run that reaches it (lane l of run r reads corner_r + (16 * half + l - j_r) * wstep),
+  // then stored whole: masked loads are cheap, masked stores are not. Lanes past n stay zero.
   struct Piece {
     int64_t offset;
     __mmask16 mask;
@@ -57,8 +57,21 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
       const int64_t lo = std::max<int64_t>(runs[r].j, 16 * half), hi = std::min<int64_t>(runs[r].j + runs[r].len, 16 * half + 16);
       if (lo >= hi) continue;
       const auto mask = static_cast<__mmask16>(lanes(hi - 16 * half) & ~lanes(lo - 16 * half));
-      pieces[half][npieces[half]++] = {runs[r].corner - runs[r].j + 16 * half, mask};
+      pieces[half][npieces[half]++] = {runs[r].corner - (runs[r].j - 16 * half) * s.wstep, mask};
     }
+  if (s.wstep != 1) {
+    const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(static_cast<int32_t>(s.wstep)));
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = s.x + s.tap[k0 + k];
+      for (int half = 0; half < 2; ++half) {
+        __m512 v = _mm512_setzero_ps();
+        for (int q = 0; q < npieces[half]; ++q) v = _mm512_mask_i32gather_ps(v, pieces[half][q].mask, step, src + pieces[half][q].offset, 4);
+        _mm512_store_ps(dst + k * NR + 16 * half, v);
+      }
+    }
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k) {
     const float* src = s.x + s.tap[k0 + k];
     for (int half = 0; half < 2; ++half) {

@@ -1,6 +1,6 @@
-// Stride-1 convolution as a GEMM whose patch operand is packed straight from a zero-padded
-// copy of the image (no im2col buffer): every tap of every output position reads in bounds,
-// so a patch row over consecutive output positions is a few contiguous runs of the image.
+// Convolution as a GEMM whose patch operand is packed straight from a zero-padded copy of the
+// image (no im2col buffer): every tap of every output position reads in bounds, so a patch row
+// over consecutive output positions is a few runs of the image (contiguous at stride 1).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -13,9 +13,9 @@ namespace rt::cpu {
 struct Stencil {
   const float* x = nullptr;          // padded input of one group: [channels, pd, ph, pw]
   const int32_t* tap = nullptr;      // offset of patch row (c, kd, kh, kw) from a window's corner
-  int64_t ph = 1, pw = 1;            // padded height and width
   int64_t od = 1, oh = 1, ow = 1;    // output dims
-  int64_t corner(int64_t d, int64_t h, int64_t w) const { return (d * ph + h) * pw + w; }
+  int64_t dstep = 1, hstep = 1, wstep = 1;  // input offset between neighbouring outputs (stride included)
+  int64_t corner(int64_t d, int64_t h, int64_t w) const { return d * dstep + h * hstep + w * wstep; }
 };
 
 // Tap offsets for `channels` input channels of padded dims `padded`, kernel `k`, dilation `dil`.
@@ -25,9 +25,9 @@ void pad_image(const float* x, int64_t channels, const int64_t in[3], const int6
 
 // B[taps x positions] (forward, and input gradients as a convolution of the output gradient).
 PanelPacker patch_columns(const Stencil* s);
-// B[positions x taps] (weight gradients: gW = gy * patches^T; gathers, for few output channels).
+// B[positions x taps] (weight gradients: gW = gy * patches^T; gathers, any stride).
 PanelPacker patch_rows(const Stencil* s);
-// A[taps x positions] (weight gradients: gW^T = patches * gy^T; register transposes).
+// A[taps x positions] (weight gradients: gW^T = patches * gy^T; register transposes, wstep 1 only).
 PanelPacker patch_rows_a(const Stencil* s);
 
 // Convolutions with at most 16 output channels skip the GEMM: one AVX-512 register holds every
