@@ -242,8 +242,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   // Which gradients take the stencil path (see conv_forward_t); the rest use column buffers.
   bool gw_stencil = false, gx_stencil = false;
   bool gw_transposed = false;  // partials hold gW^T, per group [K, Og]
-  bool gw_narrow = false;      // direct kernel from gy transposed to [L, 16] (few output channels)
 #ifdef RT_HAVE_SGEMM
+  bool gw_narrow = false;  // direct kernel from gy transposed to [L, 16] (few output channels)
   std::unique_ptr<StencilConv> xs, gys;  // patches of x (for gW) and of the padded gy (for gx)
   std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
   if constexpr (std::is_same_v<T, float>) {
