@@ -1,8 +1,8 @@
 // Single-precision GEMM with an AVX-512 register-blocked micro-kernel (BLIS-style:
 // pack B into 32-column panels and A into 8-row panels, then a 8x32 tile per call);
 // threads split C into independent blocks.
-// Eigen's float GEMM reaches ~0.85x of MKL on this class of CPU; this closes most of
-// the gap. Built only where AVX-512F is available; elsewhere gemm.cpp uses Eigen.
+// Eigen's float GEMM reaches ~0.85x of MKL on this class of CPU; this one measured 1.05-1.17x
+// (bench/README.md). Built only where AVX-512F is available; elsewhere gemm.cpp uses Eigen.
 #include "cpu/sgemm.h"
 
 #ifdef RT_HAVE_SGEMM
