@@ -280,19 +280,20 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   if (gxt && !gx_stencil) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));  // col2im accumulates
   const bool need_cols = !pw && ((gwt && !gw_stencil) || (gxt && !gx_stencil));
   const int64_t cols_len = need_cols ? 2 * K * L : 0;
-  int64_t pad_len = 0;
+  // Per-thread scratch: [column buffers | padded x | padded gy | gy transposed to [L, 16]].
+  int64_t scratch_len = cols_len;
 #ifdef RT_HAVE_SGEMM
-  const int64_t xpad_len = gw_stencil ? g.C * xs->plane() : 0;
-  const int64_t gyt_len = gw_stencil && gw_narrow ? L * 16 : 0;
-  pad_len = xpad_len + (gx_stencil ? g.O * gys->plane() : 0) + gyt_len;
+  const int64_t xpad_at = cols_len, gypad_at = xpad_at + (gw_stencil ? g.C * xs->plane() : 0);
+  const int64_t gyt_at = gypad_at + (gx_stencil ? g.O * gys->plane() : 0);
+  scratch_len = gyt_at + (gw_stencil && gw_narrow ? L * 16 : 0);
 #endif
-  over_batch<T>(g, cols_len + pad_len, [&](int64_t n, T* scratch, int tid) {
+  over_batch<T>(g, scratch_len, [&](int64_t n, T* scratch, int tid) {
     T* cols = scratch;
     T* gcols = scratch + K * L;
 #ifdef RT_HAVE_SGEMM
     if constexpr (std::is_same_v<T, float>) {
-      if (gw_stencil) pad_image(x + n * g.C * IL, g.C, g.in, g.pad, scratch + cols_len);
-      if (gx_stencil) pad_image(gy + n * g.O * L, g.O, g.out, gys->pad, scratch + cols_len + xpad_len);
+      if (gw_stencil) pad_image(x + n * g.C * IL, g.C, g.in, g.pad, scratch + xpad_at);
+      if (gx_stencil) pad_image(gy + n * g.O * L, g.O, g.out, gys->pad, scratch + gypad_at);
     }
 #endif
     for (int64_t gi = 0; gi < g.groups; ++gi) {
@@ -302,10 +303,10 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
 #ifdef RT_HAVE_SGEMM
       if constexpr (std::is_same_v<T, float>) {
         if (gw_stencil) {
-          const Stencil patches = xs->at(scratch + cols_len + gi * Cg * xs->plane());
+          const Stencil patches = xs->at(scratch + xpad_at + gi * Cg * xs->plane());
           const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
           if (gw_narrow) {
-            float* gy_t = scratch + cols_len + pad_len - gyt_len;  // the last part of the scratch
+            float* gy_t = scratch + gyt_at;
             transpose_channels16(gyg, Og, L, gy_t);
             conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
           } else if (gw_transposed) {
@@ -315,7 +316,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
           }
         }
         if (gx_stencil) {
-          const Stencil patches = gys->at(scratch + cols_len + xpad_len + gi * Og * gys->plane());
+          const Stencil patches = gys->at(scratch + gypad_at + gi * Og * gys->plane());
           const StridedOperand a{wflip.data() + gi * Cg * Og * (K / Cg), Og * (K / Cg), 1};
           sgemm_packed(Cg, IL, Og * (K / Cg), strided_a(&a), patch_columns(&patches), gxn, IL, false);
         }

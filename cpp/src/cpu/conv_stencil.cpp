@@ -6,26 +6,40 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/strided.h"
+
 namespace rt::cpu {
 
 namespace {
 constexpr int64_t NR = kSgemmNR;
 
-inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+// Walks the output positions in order from position p, tracking the window corner.
+struct Cursor {
+  const Stencil& s;
+  int64_t d, h, w;
+  Cursor(const Stencil& st, int64_t p) : s(st), d(p / st.ow / st.oh), h(p / st.ow % st.oh), w(p % st.ow) {}
+  int64_t corner() const { return s.corner(d, h, w); }
+  int64_t left_in_row() const { return s.ow - w; }
+  void next_row() {
+    w = 0;
+    if (++h == s.oh) h = 0, ++d;
+  }
+  void next() {
+    if (++w == s.ow) next_row();
+  }
+};
 
 // Output positions [p, p + n) (n <= kSgemmKC) as runs that stay inside one output row: (offset in the panel, window corner, length).
 struct Run {
   int64_t j, corner, len;
 };
 int runs_of(const Stencil& s, int64_t p, int64_t n, Run* out) {
-  int64_t w = p % s.ow, rest = p / s.ow, h = rest % s.oh, d = rest / s.oh;
+  Cursor at(s, p);
   int count = 0;
-  for (int64_t j = 0; j < n;) {
-    const int64_t len = std::min(n - j, s.ow - w);
-    out[count++] = {j, s.corner(d, h, w), len};
+  for (int64_t j = 0; j < n; at.next_row()) {
+    const int64_t len = std::min(n - j, at.left_in_row());
+    out[count++] = {j, at.corner(), len};
     j += len;
-    w = 0;
-    if (++h == s.oh) h = 0, ++d;
   }
   return count;
 }
@@ -56,47 +70,36 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
     for (int half = 0; half < 2; ++half) {
       const int64_t lo = std::max<int64_t>(runs[r].j, 16 * half), hi = std::min<int64_t>(runs[r].j + runs[r].len, 16 * half + 16);
       if (lo >= hi) continue;
-      const auto mask = static_cast<__mmask16>(lanes(hi - 16 * half) & ~lanes(lo - 16 * half));
+      const auto mask = static_cast<__mmask16>(lanes16(hi - 16 * half) & ~lanes16(lo - 16 * half));
       pieces[half][npieces[half]++] = {runs[r].corner - (runs[r].j - 16 * half) * s.wstep, mask};
     }
-  if (s.wstep != 1) {
-    const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(static_cast<int32_t>(s.wstep)));
+  auto fill = [&](auto load) {  // load(v, mask, from): merge the masked lanes of one piece into v
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = s.x + s.tap[k0 + k];
       for (int half = 0; half < 2; ++half) {
         __m512 v = _mm512_setzero_ps();
-        for (int q = 0; q < npieces[half]; ++q) v = _mm512_mask_i32gather_ps(v, pieces[half][q].mask, step, src + pieces[half][q].offset, 4);
+        for (int q = 0; q < npieces[half]; ++q) v = load(v, pieces[half][q].mask, src + pieces[half][q].offset);
         _mm512_store_ps(dst + k * NR + 16 * half, v);
       }
     }
-    return;
-  }
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* src = s.x + s.tap[k0 + k];
-    for (int half = 0; half < 2; ++half) {
-      __m512 v = _mm512_setzero_ps();
-      for (int q = 0; q < npieces[half]; ++q) v = _mm512_mask_loadu_ps(v, pieces[half][q].mask, src + pieces[half][q].offset);
-      _mm512_store_ps(dst + k * NR + 16 * half, v);
-    }
-  }
+  };
+  if (s.wstep == 1) return fill([](__m512 v, __mmask16 m, const float* from) { return _mm512_mask_loadu_ps(v, m, from); });
+  const __m512i step = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<int32_t>(s.wstep)));
+  fill([step](__m512 v, __mmask16 m, const float* from) { return _mm512_mask_i32gather_ps(v, m, step, from, 4); });
 }
 
 // One gather per 16 taps: the tap offsets are fixed for the panel, only the window corner moves.
 void pack_patch_rows(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, float* dst) {
   const Stencil& s = *static_cast<const Stencil*>(ctx);
-  const __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
+  const __mmask16 m0 = lanes16(n), m1 = lanes16(n - 16);
   const __m512i t0 = _mm512_maskz_loadu_epi32(m0, s.tap + j0), t1 = _mm512_maskz_loadu_epi32(m1, s.tap + j0 + 16);
-  int64_t w = k0 % s.ow, rest = k0 / s.ow, h = rest % s.oh, d = rest / s.oh;
   const __m512 zero = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* base = s.x + s.corner(d, h, w);
+  Cursor at(s, k0);
+  for (int64_t k = 0; k < kc; ++k, at.next()) {
+    const float* base = s.x + at.corner();
     _mm512_store_ps(dst + k * NR, _mm512_mask_i32gather_ps(zero, m0, t0, base, 4));
     _mm512_store_ps(dst + k * NR + 16, _mm512_mask_i32gather_ps(zero, m1, t1, base, 4));
-    if (++w == s.ow) {
-      w = 0;
-      if (++h == s.oh) h = 0, ++d;
-    }
   }
 }
 
@@ -149,14 +152,8 @@ void pad_image(const float* x, int64_t channels, const int64_t in[3], const int6
 namespace {
 // Window corners of the output positions [p, p + 8) (past the end: the first one again).
 void corners8(const Stencil& s, int64_t p, int64_t n, const float* out[8]) {
-  int64_t w = p % s.ow, rest = p / s.ow, h = rest % s.oh, d = rest / s.oh;
-  for (int i = 0; i < 8; ++i) {
-    out[i] = i < n ? s.x + s.corner(d, h, w) : out[0];
-    if (++w == s.ow) {
-      w = 0;
-      if (++h == s.oh) h = 0, ++d;
-    }
-  }
+  Cursor at(s, p);
+  for (int i = 0; i < 8; ++i, at.next()) out[i] = i < n ? s.x + at.corner() : out[0];
 }
 
 // rows[o][i] = acc[i][o] for o < rows_n (8 accumulators of 16 lanes -> 16 rows of 8).
@@ -199,15 +196,11 @@ void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, 
     for (int i = 0; i < 8; ++i) off[i] = s.tap[t0 + std::min<int64_t>(i, nt - 1)];
     __m512 acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
-    int64_t w = 0, h = 0, d = 0;
-    for (int64_t p = 0; p < L; ++p) {
-      const float* base = s.x + s.corner(d, h, w);
+    Cursor at(s, 0);
+    for (int64_t p = 0; p < L; ++p, at.next()) {
+      const float* base = s.x + at.corner();
       const __m512 g = _mm512_loadu_ps(gy_t + p * 16);
       for (int i = 0; i < 8; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(base[off[i]]), g, acc[i]);
-      if (++w == s.ow) {
-        w = 0;
-        if (++h == s.oh) h = 0, ++d;
-      }
     }
     transpose_tile(acc, tile);
     for (int64_t o = 0; o < outputs; ++o)
@@ -219,7 +212,7 @@ void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, f
   alignas(64) float tile[16 * 16] = {};  // rows past `outputs` stay zero
   for (int64_t p = 0; p < positions; p += 16) {
     const int64_t n = std::min<int64_t>(16, positions - p);
-    for (int64_t o = 0; o < outputs; ++o) _mm512_store_ps(tile + o * 16, _mm512_maskz_loadu_ps(lanes(n), gy + o * positions + p));
+    for (int64_t o = 0; o < outputs; ++o) _mm512_store_ps(tile + o * 16, _mm512_maskz_loadu_ps(lanes16(n), gy + o * positions + p));
     if (n == 16) {
       transpose16x16(tile, 16, gy_t + p * 16, 16);
     } else {

@@ -48,8 +48,7 @@ static void max_pool_2x2_row16(const float* r0, const float* r1, int64_t W, int6
   };
   for (int64_t ow = 0; ow < OW; ow += 16) {
     const int64_t n = std::min<int64_t>(16, OW - ow);
-    const __mmask16 lo = n >= 8 ? __mmask16(0xFFFF) : __mmask16((1u << (2 * n)) - 1);
-    const __mmask16 hi = n > 8 ? __mmask16((1u << (2 * n - 16)) - 1) : __mmask16(0);
+    const __mmask16 lo = lanes16(2 * n), hi = lanes16(2 * n - 16);
     const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow), a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
     const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
     const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1), v1 = _mm512_permutex2var_ps(a0, odd, a1);
@@ -57,7 +56,7 @@ static void max_pool_2x2_row16(const float* r0, const float* r1, int64_t W, int6
     const __mmask16 t01 = wins(v1, v0), t23 = wins(v3, v2);
     const __m512 m01 = _mm512_mask_blend_ps(t01, v0, v1), m23 = _mm512_mask_blend_ps(t23, v2, v3);
     const __mmask16 t = wins(m23, m01);
-    const __mmask16 keep = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __mmask16 keep = lanes16(n);
     _mm512_mask_storeu_ps(o + ow, keep, _mm512_mask_blend_ps(t, m01, m23));
     // Offset in the window: t01 (row 0) or W + t23 (row 1).
     const __m512i pick01 = _mm512_maskz_mov_epi32(t01, one), pick23 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(W)), _mm512_maskz_mov_epi32(t23, one));

@@ -5,6 +5,8 @@
 // (bench/README.md). Built only where AVX-512F is available; elsewhere gemm.cpp uses Eigen.
 #include "cpu/sgemm.h"
 
+#include "cpu/strided.h"
+
 #ifdef RT_HAVE_SGEMM
 #include <immintrin.h>
 #include <omp.h>
@@ -207,7 +209,7 @@ void pack_a_rows(const float* const rows[kSgemmMR], int64_t len, float* dst) {
   __m512 r[MR];
   for (int64_t j = 0; j < len; j += 16) {
     const int64_t n = std::min<int64_t>(16, len - j);
-    const __mmask16 m = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __mmask16 m = lanes16(n);
     for (int i = 0; i < MR; ++i) r[i] = rows[i] ? _mm512_maskz_loadu_ps(m, rows[i] + j) : _mm512_setzero_ps();
     transpose8x16_store(r, n, dst + j * MR);
   }
