@@ -55,6 +55,12 @@ def figure(width, height):
     return fig
 
 
+def by_metric(runs, *metrics):
+    """{metric: {run name: value}} from {run name: {metric: value, ...}}: the headline table of
+    experiments that compare several variants."""
+    return {m: {name: r[m] for name, r in runs.items()} for m in metrics}
+
+
 def _clean(x):
     if isinstance(x, dict):
         return {str(k): _clean(v) for k, v in x.items()}

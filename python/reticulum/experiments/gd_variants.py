@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import from_numpy, manual_seed, nn, no_grad, optim, tensor
 from ..utils.data import DataLoader, TensorDataset
-from ._common import figure, finish, prepare, threads
+from ._common import by_metric, figure, finish, prepare, threads
 
 NAME = "gd_variants"
 N = 256
@@ -76,9 +76,7 @@ def _smoothness(path):
 
 def summary(r):
     """Headline numbers of a run() result."""
-    m = r["methods"]
-    return {"late_excess_loss": {k: v["late_excess_loss"] for k, v in m.items()},
-            "smoothness": {k: v["smoothness"] for k, v in m.items()}}
+    return by_metric(r["methods"], "late_excess_loss", "smoothness")
 
 
 @threads(1)

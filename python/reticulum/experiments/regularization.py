@@ -24,7 +24,7 @@ from ..train import evaluate, fit
 from ..utils.data import DataLoader, TensorDataset
 from ..vision import transforms
 from ..vision.datasets import Digits
-from ._common import figure, finish, prepare, threads
+from ._common import by_metric, figure, finish, prepare, threads
 
 NAME = "regularization"
 PER_CLASS = 10
@@ -61,10 +61,7 @@ def _subset(train, rng):
 
 def summary(r):
     """Headline numbers of a run() result."""
-    v = r["variants"]
-    return {"test_accuracy": {k: x["test_accuracy"] for k, x in v.items()},
-            "accuracy_gap": {k: x["accuracy_gap"] for k, x in v.items()},
-            "loss_gap": {k: x["loss_gap"] for k, x in v.items()}}
+    return by_metric(r["variants"], "test_accuracy", "accuracy_gap", "loss_gap")
 
 
 @threads(1)

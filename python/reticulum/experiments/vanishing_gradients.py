@@ -21,7 +21,7 @@ from .. import manual_seed, nn, optim
 from ..train import GradientMonitor, evaluate, fit
 from ..utils.data import DataLoader, TensorDataset
 from ..vision.datasets import Digits
-from ._common import figure, finish, prepare, threads
+from ._common import by_metric, figure, finish, prepare, threads
 
 NAME = "vanishing_gradients"
 DEPTH, WIDTH = 16, 64  # Linear layers in total, hidden width
@@ -71,10 +71,7 @@ def _weight_grad_norms(model, x, y, batches=4):
 
 def summary(r):
     """Headline numbers of a run() result."""
-    c = r["configs"]
-    return {"init_first_over_last": {k: v["init_first_over_last"] for k, v in c.items()},
-            "trained_first_over_last": {k: v["trained_first_over_last"] for k, v in c.items()},
-            "test_accuracy": {k: v["test_accuracy"] for k, v in c.items()}}
+    return by_metric(r["configs"], "init_first_over_last", "trained_first_over_last", "test_accuracy")
 
 
 @threads(1)
