@@ -124,6 +124,17 @@ def _print_row(row):
         print(f"{row['workload']:10s} {row['mode']:5s}  reticulum {row['reticulum_samples_s']:9.0f}/s", flush=True)
 
 
+def _time_row(results, workload, mode, r, unit, has_torch):
+    """Records and prints a per-call time row (in "us" or "ms"); speedup = PyTorch time / ours."""
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+    row = {"workload": workload, "mode": mode, f"reticulum_{unit}": r["ours"] * scale}
+    if has_torch:
+        row.update({f"pytorch_{unit}": r["theirs"] * scale, "speedup": 1 / r["ratio"]})
+    results.append(row)
+    print(f"{workload:10s} {mode:34s} reticulum {row[f'reticulum_{unit}']:8.2f} {unit}" +
+          (f"  pytorch {row[f'pytorch_{unit}']:8.2f} {unit}  speedup {row['speedup']:5.2f}" if has_torch else ""), flush=True)
+
+
 def run_tiny(pairs, block, results):
     def make(lib):
         a, b = lib.tensor([1.0]), lib.tensor([2.0])
@@ -135,12 +146,7 @@ def run_tiny(pairs, block, results):
     ours, theirs = make(rt), make(torch) if torch else (None, None)
     for i, label in enumerate(("add 1-element", "tiny graph fwd+bwd")):
         r = compare(ours[i], theirs[i], pairs=pairs, block=block)
-        row = {"workload": "tiny-ops", "mode": label, "reticulum_us": r["ours"] * 1e6}
-        if theirs[i]:
-            row.update(pytorch_us=r["theirs"] * 1e6, speedup=1 / r["ratio"])
-        results.append(row)
-        print(f"tiny-ops   {label:20s} reticulum {row['reticulum_us']:6.2f} us" +
-              (f"  pytorch {row['pytorch_us']:6.2f} us  speedup {row['speedup']:5.2f}" if theirs[i] else ""), flush=True)
+        _time_row(results, "tiny-ops", label, r, "us", theirs[i] is not None)
 
 
 def run_gemm(pairs, block, results):
@@ -182,12 +188,7 @@ def run_conv(pairs, block, results):
             return step
         fb = make(torch, torch.nn.functional) if torch else None
         r = compare(make(rt, rt.nn.functional), fb, pairs=max(4, pairs // 2), block=block)
-        row = {"workload": "conv", "mode": label, "reticulum_ms": r["ours"] * 1e3}
-        if fb:
-            row.update(pytorch_ms=r["theirs"] * 1e3, speedup=1 / r["ratio"])
-        results.append(row)
-        print(f"conv fwd+bwd {label:34s} reticulum {row['reticulum_ms']:7.2f} ms" +
-              (f"  pytorch {row['pytorch_ms']:7.2f} ms  speedup {row['speedup']:5.2f}" if fb else ""), flush=True)
+        _time_row(results, "conv", label, r, "ms", fb is not None)
 
 
 def run_optim(pairs, block, results):
@@ -202,12 +203,7 @@ def run_optim(pairs, block, results):
             return opt.step
         fb = make(torch) if torch else None
         r = compare(make(rt), fb, pairs=pairs, block=block)
-        row = {"workload": "optim-step", "mode": opt_name, "reticulum_us": r["ours"] * 1e6}
-        if fb:
-            row.update(pytorch_us=r["theirs"] * 1e6, speedup=1 / r["ratio"])
-        results.append(row)
-        print(f"optim-step {opt_name:5s} 1.0M params  reticulum {row['reticulum_us']:8.1f} us" +
-              (f"  pytorch {row['pytorch_us']:8.1f} us  speedup {row['speedup']:5.2f}" if fb else ""), flush=True)
+        _time_row(results, "optim-step", opt_name, r, "us", fb is not None)
 
 
 _STARTUP = r"""
