@@ -26,6 +26,16 @@ def rt_params_with_grads(gs, dtype=rt.float64):
     return ps
 
 
+def torch_params_with_grads(torch, gs, dtype):
+    """The PyTorch twin of rt_params_with_grads."""
+    ps = []
+    for g in gs:
+        p = torch.zeros(np.shape(g), dtype=dtype, requires_grad=True)
+        p.grad = torch.tensor(np.asarray(g), dtype=dtype)
+        ps.append(p)
+    return ps
+
+
 def np_total_norm(gs, norm_type):
     flat = np.concatenate([np.ravel(g) for g in gs]).astype(np.float64)
     if math.isinf(norm_type):
@@ -76,11 +86,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm_frac, dtype):
     gs = [g.astype(NP[rdt]) for g in grads_np(3, scale=4.0)]
     max_norm = max_norm_frac * np_total_norm(gs, float(norm_type))
     ps = rt_params_with_grads(gs, rdt)
-    tps = []
-    for g in gs:
-        t = torch.zeros(np.shape(g), dtype=tdt, requires_grad=True)
-        t.grad = torch.tensor(g, dtype=tdt)
-        tps.append(t)
+    tps = torch_params_with_grads(torch, gs, tdt)
     out = clip_grad_norm_(ps, max_norm, norm_type=norm_type)
     tout = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type=norm_type)
     tol = dict(rtol=1e-5, atol=0) if dtype == "float32" else dict(rtol=1e-12, atol=0)
@@ -165,11 +171,7 @@ def test_clip_grad_norm_nonfinite_without_error_matches_torch(norm_type, bad):
     gs[1] = gs[1].copy()
     gs[1][3] = bad
     ps = rt_params_with_grads(gs)
-    tps = []
-    for g in gs:
-        t = torch.zeros(np.shape(g), dtype=torch.float64, requires_grad=True)
-        t.grad = torch.tensor(g)
-        tps.append(t)
+    tps = torch_params_with_grads(torch, gs, torch.float64)
     out = clip_grad_norm_(ps, 1.0, norm_type=norm_type)
     tout = torch.nn.utils.clip_grad_norm_(tps, 1.0, norm_type=norm_type)
     np.testing.assert_array_equal(out.item(), tout.item())  # inf / nan as torch
@@ -203,11 +205,7 @@ def test_clip_grad_value_matches_torch(dtype):
     gs[0] = gs[0].copy()
     gs[0][0, 0], gs[0][0, 1], gs[0][0, 2] = np.inf, -np.inf, np.nan
     ps = rt_params_with_grads(gs, rdt)
-    tps = []
-    for g in gs:
-        t = torch.zeros(np.shape(g), dtype=tdt, requires_grad=True)
-        t.grad = torch.tensor(g, dtype=tdt)
-        tps.append(t)
+    tps = torch_params_with_grads(torch, gs, tdt)
     clip_grad_value_(ps, 0.7)
     torch.nn.utils.clip_grad_value_(tps, 0.7)
     for p, t in zip(ps, tps):
