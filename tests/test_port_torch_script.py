@@ -77,18 +77,29 @@ def _check_close(rt_model, torch_model, rtol=1e-4, atol=1e-5):
         np.testing.assert_allclose(v.numpy(), tsd[k].numpy(), rtol=rtol, atol=atol, err_msg=k)
 
 
+def _check_grads_close(rt_model, torch_model, atol):
+    tgrads = {n: p.grad.numpy() for n, p in torch_model.named_parameters()}
+    for n, p in rt_model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), tgrads[n], rtol=1e-4, atol=atol, err_msg=n)
+
+
+def _twins(which, seed):
+    """Model `which` (0: MLP, 1: CNN) of the script in both frameworks, with the same weights."""
+    torch_cls, rt_cls = build_models(torch)[which], build_models(reticulum)[which]
+    torch.manual_seed(seed)
+    tm, rm = torch_cls(), rt_cls()
+    _same_weights(rm, tm)
+    assert repr(rm) == repr(tm)
+    return rm, tm
+
+
 def _data(seed, shape, classes):
     rng = np.random.default_rng(seed)
     return rng.standard_normal(shape).astype(np.float32), rng.integers(0, classes, size=shape[0])
 
 
 def test_mlp_forward_backward_and_training_match_torch():
-    RMLP, _ = build_models(reticulum)
-    TMLP, _ = build_models(torch)
-    torch.manual_seed(0)
-    tm, rm = TMLP(), RMLP()
-    _same_weights(rm, tm)
-    assert repr(rm) == repr(tm)
+    rm, tm = _twins(0, seed=0)
     xv, yv = _data(0, (12, 10), 4)
     xr, xt = reticulum.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
     yr, yt = reticulum.tensor(yv), torch.tensor(yv)
@@ -101,9 +112,7 @@ def test_mlp_forward_backward_and_training_match_torch():
     loss_r.backward()
     loss_t.backward()
     np.testing.assert_allclose(xr.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-6)
-    tgrads = {n: p.grad.numpy() for n, p in tm.named_parameters()}
-    for n, p in rm.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[n], rtol=1e-4, atol=1e-6, err_msg=n)
+    _check_grads_close(rm, tm, atol=1e-6)
 
     lr_ = train_steps(reticulum, rm, xr.detach(), yr, reticulum.nn.CrossEntropyLoss())
     lt = train_steps(torch, tm, xt.detach(), yt, torch.nn.CrossEntropyLoss())
@@ -112,12 +121,7 @@ def test_mlp_forward_backward_and_training_match_torch():
 
 
 def test_cnn_forward_backward_and_training_match_torch():
-    _, RCNN = build_models(reticulum)
-    _, TCNN = build_models(torch)
-    torch.manual_seed(1)
-    tm, rm = TCNN(), RCNN()
-    _same_weights(rm, tm)
-    assert repr(rm) == repr(tm)
+    rm, tm = _twins(1, seed=1)
     xv, yv = _data(1, (6, 1, 8, 8), 3)
     xr, xt = reticulum.tensor(xv, requires_grad=True), torch.tensor(xv, requires_grad=True)
     yr, yt = reticulum.tensor(yv), torch.tensor(yv)
@@ -129,9 +133,7 @@ def test_cnn_forward_backward_and_training_match_torch():
     loss_r.backward()
     loss_t.backward()
     np.testing.assert_allclose(xr.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-6)
-    tgrads = {n: p.grad.numpy() for n, p in tm.named_parameters()}
-    for n, p in rm.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tgrads[n], rtol=1e-4, atol=1e-5, err_msg=n)
+    _check_grads_close(rm, tm, atol=1e-5)
     _check_close(rm, tm)  # includes running_mean / running_var / num_batches_tracked
 
     lr_ = train_steps(reticulum, rm, xr.detach(), yr, reticulum.nn.NLLLoss())
