@@ -22,6 +22,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+void check_same_dtype(const char* op, const char* name_a, const Tensor& a, const char* name_b, const Tensor& b) {
+  if (a && b && a->dtype != b->dtype)
+    fail<RuntimeError>(op, ": expected ", name_a, " and ", name_b, " to have the same dtype, got ", dtype_name(a->dtype), " and ",
+                       dtype_name(b->dtype), "; convert one with .to(dtype)");
+}
+
 // Stride-0 view of t at a broadcast shape, for kernels (no autograd).
 static Tensor broadcast_view(const Tensor& t, const Shape& shape) {
   if (t->shape == shape) return t;
@@ -96,7 +102,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("sub: subtraction of two bool tensors is not supported");
+  if (a->dtype == DType::Bool || b->dtype == DType::Bool)
+    fail<TypeError>("sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a mask use ~mask or logical_not()");
   Tensor out = binary_raw(BinaryOp::Sub, a, b, arith_dtype(a, b), "sub");
   Shape sa = a->shape, sb = b->shape;
   return record("SubBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
@@ -135,10 +142,11 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       ga = sum_to(mul(g, where(compare_scalar(CompareOp::Eq, db, 0.0), zeros({}, d->dtype), d)), da->shape);
     }
     if (n.needs(1)) {
-      // d/db a^b = a^b log a; taken as 0 where a == 0 (and b >= 0), as PyTorch does.
-      Tensor la = log(da);
-      Tensor safe = where(compare_scalar(CompareOp::Eq, da, 0.0), zeros_like(la), la);
-      gb = sum_to(mul(g, mul(dout, safe)), db->shape);
+      // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0, as PyTorch does (for b < 0
+      // it is inf * -inf: the limit, not a NaN).
+      Tensor d = mul(dout, log(to_dtype(da, dout->dtype)));  // log of an integer base would be float32
+      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0), zeros({}, DType::Bool));
+      gb = sum_to(mul(g, where(zero_base, zeros({}, d->dtype), d)), db->shape);
     }
     return std::vector<Tensor>{ga, gb};
   });

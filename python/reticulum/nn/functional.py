@@ -187,6 +187,8 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
     """-(y log p + (1 - y) log(1 - p)) with logs clamped at -100, as PyTorch."""
     _check_same_shape(input, target, "binary_cross_entropy")
+    if input.dtype != target.dtype:  # as PyTorch, which refuses rather than promotes here
+        raise RuntimeError(f"binary_cross_entropy: expected input and target to have the same dtype, got {input.dtype} and {target.dtype}")
     with _C_no_grad():
         lo, hi = input.min().item() if input.numel() else 0.0, input.max().item() if input.numel() else 0.0
     if lo < 0 or hi > 1:
