@@ -175,3 +175,15 @@ def test_backward_gradient_of_another_dtype_is_cast():
     (xt.sigmoid() * 2).backward(torch.tensor([1.0, 1.0, 2.0], dtype=torch.float64))
     assert x.grad.dtype == rt.float32
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "maximum", "minimum", "add_true", "mul_true", "add_one"])
+def test_bool_with_bool_stays_bool_as_in_torch(name):
+    fns = {"add": lambda L, a, b: a + b, "mul": lambda L, a, b: a * b, "maximum": lambda L, a, b: L.maximum(a, b),
+           "minimum": lambda L, a, b: L.minimum(a, b), "add_true": lambda L, a, b: a + True,
+           "mul_true": lambda L, a, b: True * a, "add_one": lambda L, a, b: a + 1}
+    a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    want = fns[name](torch, torch.tensor(a), torch.tensor(b))
+    got = fns[name](rt, rt.tensor(a), rt.tensor(b))
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -93,7 +93,16 @@ static DType arith_dtype(const Tensor& a, const Tensor& b) {
   return d == DType::Bool ? DType::Int64 : d;
 }
 
+// add, mul, maximum and minimum of two bools stay bool in PyTorch (or, and, or, and): the
+// kernels have no bool arithmetic, so compute in int64 and cast back (nonzero is true).
+// Returns null when the result is not bool.
+static Tensor bool_result(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (result_type(a, b) != DType::Bool) return Tensor{};
+  return cast_raw(binary_raw(op, a, b, DType::Int64, name), DType::Bool);
+}
+
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (Tensor r = bool_result(BinaryOp::Add, a, b, "add")) return r;
   Tensor out = binary_raw(BinaryOp::Add, a, b, arith_dtype(a, b), "add");
   Shape sa = a->shape, sb = b->shape;
   return record("AddBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
@@ -112,6 +121,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (Tensor r = bool_result(BinaryOp::Mul, a, b, "mul")) return r;
   Tensor out = binary_raw(BinaryOp::Mul, a, b, arith_dtype(a, b), "mul");
   Tensor da = detach(a), db = detach(b);
   return record("MulBackward0", out, {a, b}, [da, db](const Tensor& g, const Node& n) {
@@ -153,6 +163,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 }
 
 static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (Tensor r = bool_result(op, a, b, name)) return r;
   Tensor out = binary_raw(op, a, b, arith_dtype(a, b), name);
   Tensor da = detach(a), db = detach(b);
   CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;
