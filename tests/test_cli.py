@@ -75,8 +75,9 @@ def test_experiment_dispatch_and_listing(tmp_path, monkeypatch, capsys):
 def test_cli_errors(tmp_path, capsys):
     assert cli.main([]) == 2
     assert "train" in capsys.readouterr().out
-    assert cli.main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "missing"), "--quiet"]) == 1
-    assert "nothing is downloaded" in capsys.readouterr().err
+    assert cli.main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "missing"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data folder" in err and "does not exist" in err and "--download" in err
     assert cli.main(["evaluate", str(tmp_path / "none.rtc")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):

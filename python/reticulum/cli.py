@@ -1,7 +1,7 @@
 """The ``reticulum`` command line: train, evaluate and experiment.
 
     reticulum train                       # CNN on the built-in 8x8 digits, ~98% test accuracy in seconds
-    reticulum train --dataset mnist --data-root ~/data/mnist --model lenet --epochs 5
+    reticulum train --dataset mnist --data-root ~/data/mnist --download --model lenet --epochs 5
     reticulum evaluate reticulum-run/checkpoint.rtc
     reticulum experiment                  # lists the experiments; reticulum experiment NAME runs one
 """
@@ -46,15 +46,15 @@ def _data_root(dataset, root):
     return os.path.abspath(os.path.expanduser(root if root is not None else DEFAULT_DATA_ROOT))
 
 
-def _load_dataset(name, root, train):
+def _load_dataset(name, root, train, download=False):
     from .vision import datasets
     if name == "digits":
         return datasets.Digits(train=train)
-    if root is None:
-        raise CLIError(f"--dataset {name} needs --data-root: a folder with the four IDX files "
-                       "(train-images-idx3-ubyte.gz, ...); nothing is downloaded")
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    return cls(os.path.expanduser(root), train=train)
+    try:
+        return cls(root, train=train, download=download)
+    except FileNotFoundError as e:
+        raise CLIError(f"{e} With the command line: --download.") from None
 
 
 # What makes two runs the same run: --resume continues only with these unchanged.
@@ -113,7 +113,7 @@ def _loaders(args, normalize, train_set, seed):
         train_part = full
     t = normalize
     if args.augment:
-        t = transforms.Compose([_augmentation(train_set.data.shape[-1]), normalize])
+        t = transforms.Compose([_augmentation(full.tensors[0].shape[-1]), normalize])
     train = DataLoader(train_part, batch_size=args.batch_size, shuffle=True, seed=seed, transform=t)
     return train, val
 
@@ -155,15 +155,18 @@ def cmd_train(args):
     run.update(data_root=data_root, lr=lr)
 
     rt.manual_seed(args.seed)
-    train_set = _load_dataset(args.dataset, data_root, True)
+    if args.download and args.dataset == "digits":
+        raise CLIError("--download is for mnist and fashion-mnist; the digits are built in")
+    train_set = _load_dataset(args.dataset, data_root, True, args.download)
     test_set = _load_dataset(args.dataset, data_root, False)
     resume_from = _check_run_folder(args, run)
-    pixels = train_set.data.numpy()
+    images = train_set.as_tensor_dataset().tensors[0]  # float32 [N, C, H, W] in [0, 1]
+    pixels = images.numpy()
     mean, std = float(pixels.mean()), float(pixels.std())
     normalize = transforms.Normalize((mean,), (std,))
     train_loader, val_loader = _loaders(args, normalize, train_set, args.seed)
 
-    _, c, h, w = train_set.data.shape
+    _, c, h, w = images.shape
     config = {"model": args.model, "in_channels": int(c), "image_size": [int(h), int(w)],
               "num_classes": len(train_set.classes), "dataset": args.dataset, "data_root": data_root,
               "mean": mean, "std": std, "run": run}
@@ -234,11 +237,12 @@ def cmd_evaluate(args):
                              image_size=tuple(config["image_size"]), num_classes=config["num_classes"])
     model.load_state_dict(ckpt["model"])
     test_set = _load_dataset(dataset, _data_root(dataset, data_root), False)
-    if tuple(test_set.data.shape[1:]) != (config["in_channels"], *config["image_size"]):
+    test_data = test_set.as_tensor_dataset()
+    if tuple(test_data.tensors[0].shape[1:]) != (config["in_channels"], *config["image_size"]):
         raise CLIError(f"the checkpoint's model takes {config['in_channels']}x{config['image_size'][0]}x"
-                       f"{config['image_size'][1]} images, --dataset {dataset} has {tuple(test_set.data.shape[1:])}")
+                       f"{config['image_size'][1]} images, --dataset {dataset} has {tuple(test_data.tensors[0].shape[1:])}")
     normalize = transforms.Normalize((config["mean"],), (config["std"],))
-    loader = DataLoader(test_set.as_tensor_dataset(), batch_size=args.batch_size, transform=normalize)
+    loader = DataLoader(test_data, batch_size=args.batch_size, transform=normalize)
     result = evaluate(model, loader, ("accuracy",), nn.CrossEntropyLoss())
     print(f"{config['model']} after epoch {ckpt['epoch']} on the {dataset} test set ({len(test_set)} images): "
           f"loss {result['loss']:.4f}, accuracy {100 * result['accuracy']:.2f}%")
@@ -298,6 +302,8 @@ def build_parser():
     t.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default: digits, built in)")
     t.add_argument("--data-root", default=None,
                    help=f"folder with the IDX files for mnist / fashion-mnist (default: ./{DEFAULT_DATA_ROOT})")
+    t.add_argument("--download", action="store_true",
+                   help="download mnist / fashion-mnist into --data-root if the files are missing (checked by md5)")
     t.add_argument("--model", choices=MODEL_NAMES, default="cnn-bn", help="architecture (default: cnn-bn)")
     t.add_argument("--epochs", type=int, default=10, help="number of epochs (default: 10)")
     t.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
