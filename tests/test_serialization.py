@@ -770,17 +770,19 @@ def test_aliasing_entries_are_rejected(tmp_path):
     header = _hdr({"list": [{"tensor": i} for i in range(200)]}, [_entry("float32", [n // 4], 0)] * 200, n)
     (tmp_path / "alias.rtc").write_bytes(_craft(header, b"\0" * n))
     msg = _expect_checkpoint_error(tmp_path / "alias.rtc")
-    assert "tensor 1 overlaps tensor 0" in msg
+    assert f"tensor 1 (data bytes 0 to {n}) overlaps tensor 0 (bytes 0 to {n})" in msg
 
 
 def test_partially_overlapping_entries_are_rejected(tmp_path):
     entries = [_entry("float64", [8], 0), _entry("int64", [4], 128), _entry("float32", [16], 32)]  # [32, 96) vs [0, 64)
     (tmp_path / "o.rtc").write_bytes(_craft(_hdr({"tensor": 0}, entries, 192), b"\0" * 192))
-    assert "tensor 2 overlaps tensor 0" in _expect_checkpoint_error(tmp_path / "o.rtc")
+    msg = _expect_checkpoint_error(tmp_path / "o.rtc")
+    assert "tensor 2 (data bytes 32 to 96) overlaps tensor 0 (bytes 0 to 64)" in msg
 
 
 def test_adjacent_and_empty_entries_load(tmp_path):
-    entries = [_entry("float32", [4], 0), _entry("float32", [4], 16), _entry("bool", [0], 16), _entry("int64", [0, 5], 0)]
+    entries = [_entry("float32", [4], 0), _entry("float32", [4], 16), _entry("bool", [0], 16),
+               _entry("int64", [0, 5], 0)]
     data = np.arange(8, dtype="<f4").tobytes() + b"\0" * 32
     (tmp_path / "a.rtc").write_bytes(_craft(_hdr({"list": [{"tensor": i} for i in range(4)]}, entries, 64), data))
     out = rt.load(tmp_path / "a.rtc")
@@ -882,7 +884,8 @@ def test_fuzz_corruption_behind_a_valid_checksum(flips, fuzz_file):
 
 
 _json = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=8),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     lambda inner: (st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                      max_leaves=12)
 _odd_int = st.integers(-2, 300) | st.sampled_from([2 ** 31, 2 ** 62, 2 ** 64 + 1, -2 ** 63])
 _tree = st.recursive(_json | st.builds(lambda i: {"tensor": i}, st.integers(-1, 6)),

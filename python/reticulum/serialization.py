@@ -219,7 +219,7 @@ _FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S
 def _check_regular(mode, path):
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-        raise CheckpointError(f"load: {path} is {kind}, not a regular file; checkpoints are read from regular files only")
+        raise CheckpointError(f"load: {path} is {kind}; checkpoints are read from regular files only")
 
 
 def _read_regular_file(path):
@@ -263,10 +263,10 @@ def _tensor_layouts(entries, data_len, path):
             raise CheckpointError(f"load: {path}: tensor {i} of dtype {dt} is marked requires_grad")
         layouts.append((dt, np_dt, shape, off, nbytes, requires_grad))
     by_offset = sorted((off, off + nbytes, i) for i, (_, _, _, off, nbytes, _) in enumerate(layouts) if nbytes)
-    for (_, end, i), (off, _, j) in zip(by_offset, by_offset[1:]):
-        if off < end:
-            raise CheckpointError(f"load: {path}: tensor {j} overlaps tensor {i} in the data section (bytes from "
-                                  f"{off} and up to {end}); entries must not share data")
+    for (start_i, end_i, i), (start_j, end_j, j) in zip(by_offset, by_offset[1:]):
+        if start_j < end_i:
+            raise CheckpointError(f"load: {path}: tensor {j} (data bytes {start_j} to {end_j}) overlaps tensor {i} "
+                                  f"(bytes {start_i} to {end_i}); entries must not share data")
     return layouts
 
 
