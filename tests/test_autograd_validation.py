@@ -131,3 +131,77 @@ def test_threads_backward_into_one_shared_model_lose_no_gradient():
             t.join()
         lost += not np.allclose(model.weight.grad.numpy(), one * threads, rtol=1e-5)
     assert lost == 0, f"{lost} of {repeats} concurrent backward rounds lost gradients"
+
+
+# ---------------------------------------------------------------- autograd.grad and autograd.backward
+
+def _pair(seed=0):
+    r = np.random.default_rng(seed)
+    return r.standard_normal((3, 4)), r.standard_normal((4, 2))
+
+
+def test_grad_matches_torch_and_leaves_dot_grad_alone():
+    torch = pytest.importorskip("torch")
+    a, b = _pair()
+    res = {}
+    for L in (rt, torch):
+        x, w = L.tensor(a, requires_grad=True), L.tensor(b, requires_grad=True)
+        h = (x @ w).tanh()  # a non-leaf input
+        y = (h * h).sum() + x.sum()
+        gx, gh = L.autograd.grad(y, (x, h), retain_graph=True)
+        assert x.grad is None and w.grad is None
+        (gw,) = L.autograd.grad([y], [w])
+        res[L.__name__] = [g.detach().numpy() for g in (gx, gh, gw)]
+    for got, want in zip(res["reticulum"], res["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_grad_runs_only_the_nodes_that_lead_to_the_inputs():
+    calls = []
+
+    class Spy(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g
+
+    x, other = rt.ones(3, requires_grad=True), rt.ones(3, requires_grad=True)
+    y = (x * 2).sum() + Spy.apply(other).sum()
+    (gx,) = rt.autograd.grad(y, x)
+    assert gx.tolist() == [2.0, 2.0, 2.0] and calls == []
+
+
+def test_grad_with_grad_outputs_unused_inputs_and_errors():
+    x, z = rt.tensor([1.0, 2.0], requires_grad=True), rt.tensor([3.0], requires_grad=True)
+    y = x * x
+    (g,) = rt.autograd.grad(y, x, grad_outputs=rt.tensor([1.0, 10.0]), retain_graph=True)
+    assert g.tolist() == [2.0, 40.0]
+    with pytest.raises(RuntimeError, match="input 1 .* was not used in the graph"):
+        rt.autograd.grad(y.sum(), [x, z], retain_graph=True)
+    gx, gz = rt.autograd.grad(y.sum(), [x, z], allow_unused=True, retain_graph=True)
+    assert gz is None and gx.tolist() == [2.0, 4.0]
+    _, gz = rt.autograd.grad(y.sum(), [x, z], materialize_grads=True, retain_graph=True)
+    assert gz.tolist() == [0.0]
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        rt.autograd.grad(y.sum(), rt.ones(2), retain_graph=True)
+    with pytest.raises(RuntimeError, match="create_graph=True"):
+        rt.autograd.grad(y.sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        rt.autograd.grad(y, x)
+
+
+def test_backward_of_several_tensors_accumulates_once_each():
+    torch = pytest.importorskip("torch")
+    a, b = _pair(1)
+    res = {}
+    for L in (rt, torch):
+        x, w = L.tensor(a, requires_grad=True), L.tensor(b, requires_grad=True)
+        h = x @ w
+        L.autograd.backward([h.sum(), (h * h).mean()], [None, L.tensor(3.0, dtype=L.float64)])
+        res[L.__name__] = (x.grad.numpy(), w.grad.numpy())
+    for got, want in zip(res["reticulum"], res["torch"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -128,8 +128,36 @@ static std::string python_stack() {
   }
 }
 
+// A Python sequence of tensors (None allowed where `none_ok`), for the engine entry points.
+static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op, const char* what, bool none_ok) {
+  std::vector<Tensor> out;
+  for (auto item : py::reinterpret_borrow<py::sequence>(seq)) {
+    if (item.is_none() && none_ok) {
+      out.emplace_back();
+    } else if (py::isinstance<TensorImpl>(item)) {
+      out.push_back(item.cast<Tensor>());
+    } else {
+      fail<TypeError>(op, ": ", what, " must be Tensors", none_ok ? " or None" : "", ", got ",
+                      std::string(py::str(py::type::of(item).attr("__name__"))));
+    }
+  }
+  return out;
+}
+
 void bind_functions(py::module_& m) {
   place_openmp_workers();
+  m.def("_backward", [](const py::sequence& roots, const py::sequence& grads, bool retain_graph) {
+    std::vector<Tensor> r = tensor_list(roots, "backward", "tensors", false), g = tensor_list(grads, "backward", "grad_tensors", true);
+    py::gil_scoped_release nogil;
+    run_backward(r, g, retain_graph);
+  });
+  m.def("_grad", [](const py::sequence& outputs, const py::sequence& grad_outputs, const py::sequence& inputs, bool retain_graph,
+                    bool allow_unused) {
+    std::vector<Tensor> o = tensor_list(outputs, "grad", "outputs", false), go = tensor_list(grad_outputs, "grad", "grad_outputs", true),
+                        in = tensor_list(inputs, "grad", "inputs", false);
+    py::gil_scoped_release nogil;
+    return run_grad(o, go, in, retain_graph, allow_unused);
+  });
   set_forward_trace_hook(&python_stack);
   m.def("_set_anomaly_enabled", &set_anomaly_enabled);
   m.def("_is_anomaly_enabled", &anomaly_enabled);

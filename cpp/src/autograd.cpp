@@ -1,5 +1,6 @@
 #include "reticulum/autograd.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -141,52 +142,104 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
   }
 }
 
-void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
+// The seed gradient of one root: ones for a one-element root, else checked as PyTorch does.
+static Tensor root_gradient(const Tensor& root, Tensor grad, const char* op) {
   if (!root->requires_grad)
-    fail<RuntimeError>("backward: element 0 of tensors does not require grad and does not have a grad_fn");
+    fail<RuntimeError>(op, ": element 0 of tensors does not require grad and does not have a grad_fn");
   if (!grad) {
     if (root->numel() != 1)
-      fail<RuntimeError>("backward: grad can be implicitly created only for scalar outputs (got shape ", shape_str(root->shape), ")");
-    grad = ones(root->shape, root->dtype);
-  } else if (grad->shape != root->shape) {
-    fail<RuntimeError>("backward: gradient has shape ", shape_str(grad->shape), " but the tensor has shape ", shape_str(root->shape));
-  } else if (grad->device != root->device) {
-    fail<RuntimeError>("backward: gradient is on ", device_str(grad->device), " but the tensor is on ", device_str(root->device));
-  } else if (grad->dtype != root->dtype) {
-    grad = to_dtype(grad, root->dtype);  // PyTorch accepts a gradient of another dtype and casts it
+      fail<RuntimeError>(op, ": grad can be implicitly created only for scalar outputs (got shape ", shape_str(root->shape), ")");
+    return ones(root->shape, root->dtype);
   }
+  if (grad->shape != root->shape)
+    fail<RuntimeError>(op, ": gradient has shape ", shape_str(grad->shape), " but the tensor has shape ", shape_str(root->shape));
+  if (grad->device != root->device)
+    fail<RuntimeError>(op, ": gradient is on ", device_str(grad->device), " but the tensor is on ", device_str(root->device));
+  return grad->dtype == root->dtype ? grad : to_dtype(grad, root->dtype);  // PyTorch casts a gradient of another dtype
+}
+
+namespace {
+// Where the gradients go: into leaves' .grad (Tensor.backward), or, for autograd.grad, into
+// one slot per requested tensor, leaving every .grad alone and running only the nodes that
+// lead to a requested tensor.
+struct Capture {
+  std::unordered_map<const TensorImpl*, size_t> leaves;
+  std::unordered_map<const Node*, size_t> nodes;  // a non-leaf tensor's gradient is its node's incoming one
+  std::vector<Tensor> grads;
+  void add(size_t slot, const Tensor& g) { grads[slot] = grads[slot] ? rt::add(grads[slot], g) : g; }
+};
+}  // namespace
+
+static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds, bool retain_graph, Capture* capture) {
   GradModeGuard no_grad(false);
-  if (!root->grad_fn) {
-    accumulate(root, grad);
-    return;
+  std::unordered_map<Node*, Tensor> buffers;
+  std::vector<Node*> stack;
+  for (size_t r = 0; r < roots.size(); ++r) {
+    const Tensor& root = roots[r];
+    if (!root->grad_fn) {  // a leaf root: its gradient is the seed itself
+      if (!capture) accumulate(root, seeds[r]);
+      else if (auto it = capture->leaves.find(root.get()); it != capture->leaves.end()) capture->add(it->second, seeds[r]);
+      continue;
+    }
+    auto& buf = buffers[root->grad_fn.get()];
+    buf = buf ? add(buf, seeds[r]) : seeds[r];
+    stack.push_back(root->grad_fn.get());
   }
-  // Dependency counts over the reachable graph (iterative: deep graphs must not overflow the stack).
+  // Dependency counts over the reachable graph (iterative: deep graphs must not overflow the stack),
+  // and a topological order of it, so capture mode can tell which nodes lead to a requested tensor.
   std::unordered_map<Node*, int> deps;
-  std::vector<Node*> stack{root->grad_fn.get()};
-  deps[root->grad_fn.get()] = 0;
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
+  for (Node* n : stack) deps.emplace(n, 0);
+  std::vector<Node*> order;
+  for (std::vector<Node*> todo = stack; !todo.empty();) {
+    Node* n = todo.back();
+    todo.pop_back();
+    order.push_back(n);
     for (auto& e : n->next) {
       if (!e.fn) continue;
-      auto it = deps.find(e.fn.get());
-      if (it == deps.end()) {
-        deps.emplace(e.fn.get(), 1);
-        stack.push_back(e.fn.get());
-      } else {
-        ++it->second;
-      }
+      auto [it, fresh] = deps.emplace(e.fn.get(), 0);
+      ++it->second;
+      if (fresh) todo.push_back(e.fn.get());
     }
   }
-  std::unordered_map<Node*, Tensor> buffers;
-  buffers[root->grad_fn.get()] = grad;
-  std::vector<std::shared_ptr<Node>> ready{root->grad_fn};
+  std::unordered_map<Node*, bool> needed;
+  if (capture) {
+    // Children before parents: Kahn's order over a copy of the counts, then walked backwards.
+    std::unordered_map<Node*, int> left = deps;
+    std::vector<Node*> topo, ready;
+    for (auto& [n, d] : left)
+      if (d == 0) ready.push_back(n);
+    while (!ready.empty()) {
+      Node* n = ready.back();
+      ready.pop_back();
+      topo.push_back(n);
+      for (auto& e : n->next)
+        if (e.fn && --left[e.fn.get()] == 0) ready.push_back(e.fn.get());
+    }
+    for (auto it = topo.rbegin(); it != topo.rend(); ++it) {  // runs: some requested tensor lies below
+      Node* n = *it;
+      bool run = false;
+      for (auto& e : n->next)
+        run = run || (e.leaf && capture->leaves.count(e.leaf.get())) || (e.fn && (capture->nodes.count(e.fn.get()) || needed[e.fn.get()]));
+      needed[n] = run;
+    }
+  }
+  std::vector<std::shared_ptr<Node>> ready;
+  for (size_t r = 0; r < roots.size(); ++r) {
+    Node* n = roots[r]->grad_fn.get();
+    if (n && deps[n] == 0 && std::none_of(ready.begin(), ready.end(), [n](auto& p) { return p.get() == n; }))
+      ready.push_back(roots[r]->grad_fn);
+  }
+  const bool anomaly = anomaly_enabled();
   while (!ready.empty()) {
     std::shared_ptr<Node> n = std::move(ready.back());
     ready.pop_back();
     auto bit = buffers.find(n.get());
     Tensor g = bit == buffers.end() ? Tensor{} : std::move(bit->second);
     if (bit != buffers.end()) buffers.erase(bit);
+    if (capture) {
+      if (auto it = capture->nodes.find(n.get()); it != capture->nodes.end() && g) capture->add(it->second, g);
+      if (!needed[n.get()]) continue;  // nothing requested lies below it
+    }
     std::vector<Tensor> grads;
     if (g) {
       if (n->released)
@@ -201,7 +254,6 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
       grads = n->backward(g, *n);
       if (!retain_graph) n->release();
     }
-    const bool anomaly = anomaly_enabled();
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
       Tensor gi = i < grads.size() && e.active() ? grads[i] : Tensor{};
@@ -210,7 +262,9 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
         if (anomaly) check_finite(*n, i, gi);
       }
       if (e.leaf) {
-        if (gi) accumulate(e.leaf, gi);
+        if (!gi) continue;
+        if (!capture) accumulate(e.leaf, gi);
+        else if (auto it = capture->leaves.find(e.leaf.get()); it != capture->leaves.end()) capture->add(it->second, gi);
       } else if (e.fn) {
         if (gi) {
           auto& buf = buffers[e.fn.get()];
@@ -220,6 +274,46 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
       }
     }
   }
+}
+
+void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
+  Tensor seed = root_gradient(root, std::move(grad), "backward");
+  execute({root}, {seed}, retain_graph, nullptr);
+}
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
+  if (grads.size() != roots.size())
+    fail<RuntimeError>("backward: got ", grads.size(), " gradients for ", roots.size(), " tensors");
+  std::vector<Tensor> seeds;
+  for (size_t r = 0; r < roots.size(); ++r) seeds.push_back(root_gradient(roots[r], grads[r], "backward"));
+  execute(roots, std::move(seeds), retain_graph, nullptr);
+}
+
+std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, const std::vector<Tensor>& inputs,
+                             bool retain_graph, bool allow_unused) {
+  if (grad_outputs.size() != outputs.size())
+    fail<RuntimeError>("grad: got ", grad_outputs.size(), " grad_outputs for ", outputs.size(), " outputs");
+  Capture capture;
+  capture.grads.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t->requires_grad) fail<RuntimeError>("grad: input ", i, " (shape ", shape_str(t->shape), ") does not require grad");
+    if (t->grad_fn) capture.nodes.emplace(t->grad_fn.get(), i);
+    else capture.leaves.emplace(t.get(), i);
+  }
+  std::vector<Tensor> seeds;
+  for (size_t r = 0; r < outputs.size(); ++r) seeds.push_back(root_gradient(outputs[r], grad_outputs[r], "grad"));
+  execute(outputs, std::move(seeds), retain_graph, &capture);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!capture.grads[i] && !allow_unused)
+      fail<RuntimeError>("grad: input ", i, " (shape ", shape_str(inputs[i]->shape), ") was not used in the graph of the outputs; "
+                         "pass allow_unused=True to get None for it");
+  }
+  // The same tensor requested twice gets the same gradient twice (the maps kept its first slot).
+  for (size_t i = 0; i < inputs.size(); ++i)
+    for (size_t j = 0; j < inputs.size(); ++j)
+      if (!capture.grads[i] && capture.grads[j] && inputs[i] == inputs[j]) capture.grads[i] = capture.grads[j];
+  return capture.grads;
 }
 
 }  // namespace rt

@@ -68,5 +68,12 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs);
 
 // Runs backward from `root`; accumulates into leaves' .grad; frees the graph unless retain_graph.
 void run_backward(const Tensor& root, Tensor grad, bool retain_graph);
+// Several roots at once (torch.autograd.backward); a null gradient means ones for a one-element root.
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);
+// torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, returned instead of
+// accumulated into .grad; only the nodes that lead to an input run. A null entry is an input the
+// outputs don't depend on (an error unless allow_unused).
+std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, const std::vector<Tensor>& inputs,
+                             bool retain_graph, bool allow_unused);
 
 }  // namespace rt
