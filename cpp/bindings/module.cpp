@@ -177,11 +177,10 @@ void bind_functions(py::module_& m) {
   m.def("empty_cache", &empty_cache, "Frees the memory blocks cached for reuse by freed tensors");
   m.def("cached_bytes", &cached_bytes, "Bytes held in the allocator's cache of freed blocks");
   m.def("set_num_threads", [](int n) {
-    if (n < 1) fail<ValueError>("set_num_threads: expected a positive number of threads, got ", n);
-    omp_set_num_threads(n);
+    set_num_threads(n);
     place_openmp_workers();
   });
-  m.def("get_num_threads", []() { return omp_get_max_threads(); });
+  m.def("get_num_threads", &get_num_threads);
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 

@@ -100,10 +100,18 @@ struct Backend {
   void (*bernoulli)(const Tensor& dst, double p);
 };
 
+// Every kernel is reached through backend(), which first brings the calling thread's intra-op
+// thread count up to date (see set_num_threads).
 const Backend& backend(Device d);
 inline const Backend& backend(const Tensor& t) { return backend(t->device); }
 
 const Backend& cpu_backend();
+
+// Intra-op threads for the whole process, as torch.set_num_threads. OpenMP's omp_set_num_threads
+// only sets the calling thread's count, so the count is kept here and each thread adopts it when it
+// next enters backend(): a new Python thread or a DataLoader worker sees the setting too.
+void set_num_threads(int n);
+int get_num_threads();
 
 // Seeded generator shared by every random op.
 void manual_seed(uint64_t seed);

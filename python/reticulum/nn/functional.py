@@ -1,6 +1,7 @@
 """Stateless neural-network functions with torch.nn.functional's names, signatures and
 semantics. The heavy ops (conv, pooling, batch norm, linear, nll/cross-entropy) are
-single C++ nodes; the elementwise losses are compositions of differentiable ops."""
+single C++ nodes; the elementwise losses are compositions of differentiable ops, except
+binary_cross_entropy, whose backward is PyTorch's closed form (finite where the logs clamp)."""
 from .. import _C
 from .._C import Tensor
 from ..autograd.function import Function
@@ -211,8 +212,10 @@ class _BinaryCrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         input, target = ctx.saved_tensors  # noqa: A001
-        grad_input = grad * (input - target) / ((1 - input) * input).clamp(min=1e-12)
-        grad_target = grad * -(input / (1 - input)).log()  # -logit(p), unclamped as in PyTorch: infinite at 0 and 1
+        needs_input, needs_target = ctx.needs_input_grad
+        grad_input = grad * (input - target) / ((1 - input) * input).clamp(min=1e-12) if needs_input else None
+        # -logit(p), unclamped as in PyTorch: infinite at p = 0 and 1
+        grad_target = grad * -(input / (1 - input)).log() if needs_target else None
         return grad_input, grad_target
 
 
