@@ -9,11 +9,9 @@ to int64, as PyTorch would after `.float()` / `.long()`."""
 import os
 import tempfile
 
-import numpy as np
-
 __all__ = ["save_file", "load_file", "save_model", "load_model"]
 
-_WIDEN = {"f": np.float32, "i": np.int64, "u": np.int64}
+_WIDEN = {"f": "float32", "i": "int64", "u": "int64"}  # NumPy is imported on first use: `import reticulum` stays fast
 
 
 def _numpy_api():
@@ -27,6 +25,8 @@ def _numpy_api():
 
 def save_file(tensors, filename, metadata=None):
     """Writes a dict of name -> Tensor (e.g. model.state_dict()) to `filename`."""
+    import numpy as np
+
     from ._C import Tensor
     st = _numpy_api()
     if not isinstance(tensors, dict):
@@ -57,6 +57,8 @@ def save_file(tensors, filename, metadata=None):
 
 def load_file(filename, device="cpu"):
     """Reads `filename` into a dict of name -> Tensor (each owning its memory)."""
+    import numpy as np
+
     from ._C import from_numpy
     st = _numpy_api()
     if str(device) != "cpu":
