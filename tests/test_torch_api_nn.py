@@ -150,3 +150,52 @@ def test_one_cycle_lr_errors_and_overrun():
         sched.step()
     with pytest.raises(ValueError, match="OneCycleLR: tried to step 4 times"):
         sched.step()
+
+
+def _train_script(torch, weights):
+    """A small PyTorch-style program (embedding bag, layer norm, padding, one-hot targets, 1cycle SGD) that only
+    uses `torch.` names; it runs on torch and on reticulum. Returns the losses and the final weights."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(7, 4, padding_idx=0)
+            self.norm = nn.LayerNorm(4)
+            self.head = nn.Linear(4, 3)
+
+        def forward(self, tokens):
+            h = self.norm(self.emb(tokens)).mean(1)
+            return self.head(h)
+
+    model = Model()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.tensor(weights[name]))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=8)
+    tokens = F.pad(torch.LongTensor([[1, 2, 3], [4, 5, 6], [2, 2, 1], [6, 3, 5]]), (0, 2))  # right-padded with 0
+    target = F.one_hot(torch.tensor([0, 2, 1, 2]), num_classes=3).type(torch.FloatTensor)
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        loss = F.huber_loss(model(tokens), target, delta=0.5) + 0.01 * model.head.weight.norm()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(f"{loss.item():.6f}")
+    return losses, {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+def test_ported_training_script_gives_torch_results():
+    r = np.random.default_rng(5)
+    weights = {"emb.weight": r.normal(size=(7, 4)), "norm.weight": r.uniform(0.5, 1.5, 4), "norm.bias": r.normal(size=4) * 0.1,
+               "head.weight": r.normal(size=(3, 4)) * 0.5, "head.bias": np.zeros(3)}
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    weights["emb.weight"][0] = 0.0
+    ours, ours_state = _train_script(rt, weights)
+    ref, ref_state = _train_script(torch, weights)
+    assert ours == ref
+    for name in ref_state:
+        np.testing.assert_allclose(ours_state[name], ref_state[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    assert np.all(ours_state["emb.weight"][0] == 0.0)  # the padding row was never updated

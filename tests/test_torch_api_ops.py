@@ -200,6 +200,7 @@ def test_normal_overloads():
     (lambda: rt.ones(2, 3).norm(-1), ValueError, ["norm", "p must be positive"]),
     (lambda: rt.ones(2, 3).norm("nuc"), NotImplementedError, ["norm", "nuc"]),
     (lambda: rt.tensor([1, 2]).norm(), RuntimeError, ["norm", "floating point"]),
+    (lambda: rt.norm(rt.ones(2), out=rt.ones(())), NotImplementedError, ["norm", "out="]),
     (lambda: rt.ones(5).split([2, 2]), RuntimeError, ["split", "sum exactly to 5"]),
     (lambda: rt.ones(5).split(0), RuntimeError, ["split", "split_size"]),
     (lambda: rt.ones(5).split(2, dim=1), IndexError, ["split", "out of range"]),

@@ -120,10 +120,12 @@ def _safe_root(s, p):
     return _C.where(zero, _C.full((), 0.0, s.dtype), root)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):  # noqa: A002
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa: A002
     """The vector p-norm over `dim` (all elements by default): p = 2 / 'fro' (default), 1, inf, -inf, 0 or any
     positive number. The gradient at an all-zero slice is 0, as torch."""
     op = "norm"
+    if out is not None:
+        raise NotImplementedError("norm(): out= is not supported")
     if not isinstance(input, Tensor):
         raise TypeError(f"norm(): expected a Tensor, got {type(input).__name__}")
     if not input.dtype.is_floating_point:
@@ -150,6 +152,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):  # noqa: A002
         return _reduce(a, "sum", dims, keepdim)
     powered = x.square() if p == 2 else a ** p
     return _safe_root(_reduce(powered, "sum", dims, keepdim), p)
+
+
+def _norm_method(self, p="fro", dim=None, keepdim=False, dtype=None):
+    return norm(self, p, dim, keepdim, dtype=dtype)
 
 
 def _extreme_norm(a, dims, keepdim, largest):
@@ -328,7 +334,7 @@ def _broadcast(a, b):
 
 for _name, _fn in {
     "new_zeros": _new_creator("zeros"), "new_ones": _new_creator("ones"), "new_empty": _new_creator("empty"),
-    "new_full": _new_full, "new_tensor": _new_tensor, "mm": mm, "norm": norm, "split": split, "chunk": chunk,
+    "new_full": _new_full, "new_tensor": _new_tensor, "mm": mm, "norm": _norm_method, "split": split, "chunk": chunk,
     "repeat": _repeat, "flip": flip, "any": _any, "all": _all, "prod": prod,
 }.items():
     setattr(Tensor, _name, _fn)

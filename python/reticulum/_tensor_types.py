@@ -72,8 +72,7 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     """x.type() -> 'reticulum.FloatTensor'; x.type(dt) -> x converted to dt (x itself when already of that dtype)."""
     if dtype is None:
         return "reticulum." + _BY_DTYPE[self.dtype].__name__
-    target = _dtype_from_type_arg(dtype)
-    return self if target == self.dtype else self._to_dtype(target)
+    return self._to_dtype(_dtype_from_type_arg(dtype))  # _to_dtype returns self when the dtype already matches
 
 
 _C_TENSOR_INIT = Tensor.__init__
