@@ -85,6 +85,7 @@ def test_robust_loss_modules_match_torch(make):
     (lambda: F.pad(rt.ones(2, 3), (1,)), ValueError, ["pad", "divisible by 2"]),
     (lambda: F.pad(rt.ones(3), (1, 1, 1, 1)), ValueError, ["pad", "too large"]),
     (lambda: F.pad(rt.ones(3), (-2, -2)), RuntimeError, ["pad", "negative output size"]),
+    (lambda: F.pad(rt.ones(2), (-3, 2)), RuntimeError, ["pad", "negative output size"]),  # crop beyond the input
     (lambda: F.pad(rt.ones(3), (1, 1), mode="reflect"), NotImplementedError, ["pad", "reflect"]),
     (lambda: F.layer_norm(rt.ones(2, 3), (4,)), RuntimeError, ["layer_norm", "[*, 4]", "[2, 3]"]),
     (lambda: F.layer_norm(rt.ones(2, 3), (3,), rt.ones(2)), RuntimeError, ["layer_norm", "weight"]),

@@ -205,7 +205,9 @@ def chunk(input, chunks, dim=0):  # noqa: A002
     if input.ndim == 0:
         raise RuntimeError("chunk(): chunk expects at least a 1-dimensional tensor")
     n = input.shape[_dim(dim, input.ndim, "chunk")]
-    return split(input, builtins.max(-(-n // chunks), 1) if n else 0, dim) if n else split(input, [0] * chunks, dim)
+    if n == 0:  # torch gives `chunks` empty pieces here
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)
 
 
 def _repeat(self, *sizes):

@@ -310,7 +310,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     for i in range(len(pad) // 2):
         d, (left, right) = input.ndim - 1 - i, pad[2 * i:2 * i + 2]
         n = out.shape[d]
-        if n + left + right < 0 or (n + min(left, 0) + min(right, 0)) < 0:
+        if n + min(left, 0) + min(right, 0) < 0:  # the crops alone must leave a non-negative size
             raise RuntimeError(f"pad: the input size {n} at dim {d}, plus negative padding {left} and {right}, "
                                f"gives a negative output size")
         out = out.narrow(d, -min(left, 0), n + min(left, 0) + min(right, 0))
