@@ -2,8 +2,10 @@
 from . import _C
 from ._C import Tensor, dtype, device, from_numpy, manual_seed, set_num_threads, get_num_threads
 from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum, empty_cache, cached_bytes
-from ._grad_mode import no_grad, enable_grad, set_grad_enabled
+from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
 from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from ._tensor_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
+from ._tensor_ops import mm, add, sub, mul, div, norm, normal, split, chunk, flip, prod
 from ._tensor import Size
 from ._creation import (tensor, as_tensor, zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint,
                         zeros_like, ones_like, full_like, empty_like, rand_like, randn_like)

@@ -63,3 +63,34 @@ class set_grad_enabled(_GradMode):
 
 
 builtins_bool = bool
+
+
+class inference_mode(_GradMode):
+    """inference_mode(mode=True): as no_grad here (reticulum has no separate inference tensors); with mode=False
+    it leaves the grad mode as it is, as torch does. A context manager and a decorator, bare or called."""
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        if callable(mode):  # bare decorator: @rt.inference_mode
+            self._mode = True
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True):
+        if not callable(mode):
+            self._mode = builtins_bool(mode)
+
+    def __enter__(self):
+        self._prev = _C.is_grad_enabled()
+        if self._mode:
+            _C.set_grad_enabled(False)
+        return self
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper

@@ -326,11 +326,6 @@ def _type_as(self, other):
     return self._to_dtype(other.dtype)
 
 
-def _new_tensor(self, data, dtype=None, requires_grad=False):
-    from ._creation import tensor
-    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
-
-
 def _cpu(self):
     return self
 
@@ -343,7 +338,7 @@ for _name, _fn in {
     "__getitem__": _getitem, "__setitem__": _setitem, "__repr__": _repr, "__str__": _repr,
     "tolist": _tolist, "__len__": _len, "__iter__": _iter, "__bool__": _bool, "__float__": lambda s: float(s.item()),
     "__int__": lambda s: int(s.item()), "__index__": _index, "__array__": _array, "to": _to, "size": _size,
-    "max": _max, "min": _min, "std": _std, "masked_fill": _masked_fill, "type_as": _type_as, "new_tensor": _new_tensor,
+    "max": _max, "min": _min, "std": _std, "masked_fill": _masked_fill, "type_as": _type_as,
     "cpu": _cpu, "leaky_relu": _leaky_relu,
     "__array_priority__": 1000,
 }.items():

@@ -186,6 +186,28 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):  # noqa: A002
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, with d = input - target (plain L1 when beta = 0)."""
+    _check_same_shape(input, target, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(_C.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa: A002
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): smooth_l1_loss scaled by delta."""
+    _check_same_shape(input, target, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    if weight is not None:
+        raise NotImplementedError("huber_loss: weight= is not supported")
+    d = (input - target).abs()
+    return _reduce(_C.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction, "huber_loss")
+
+
 def _check_unit_interval(t, what):
     """PyTorch checks every element, so NaN (which fails both comparisons) is rejected too."""
     with _C_no_grad():
@@ -251,6 +273,104 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):  # noqa: A002
     return _nn.cross_entropy(input, target, weight, reduction, int(ignore_index), float(label_smoothing))
+
+
+# ---------------------------------------------------------------- encoding, padding, layer norm, embedding
+
+def one_hot(tensor, num_classes=-1):
+    """[*] int64 class indices -> [*, num_classes] int64 with a 1 at each index (num_classes=-1: max + 1)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype != _C.dtype.int64:
+        got = tensor.dtype if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type int64 (LongTensor), got {got}")
+    empty = tensor.numel() == 0
+    if not empty and tensor.min().item() < 0:
+        raise RuntimeError("one_hot: class values must be non-negative")
+    if num_classes == -1:
+        if empty:
+            raise RuntimeError("one_hot: can not infer total number of classes from an empty tensor")
+        num_classes = tensor.max().item() + 1
+    elif num_classes < 1 and not empty:
+        raise RuntimeError(f"one_hot: num_classes should be positive, got {num_classes}")
+    elif not empty and tensor.max().item() >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
+                           f"got {tensor.max().item()}")
+    classes = _C.arange(0, num_classes, 1, _C.dtype.int64)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002
+    """Pads (or, with negative amounts, crops) the last len(pad) // 2 dims: pad = (left, right) for the last dim,
+    then for the one before it, ...; only mode='constant' (value, 0 by default)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode={mode!r} is not supported; only 'constant'")
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise ValueError(f"pad: padding length must be divisible by 2, got {len(pad)} values")
+    if len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: padding length {len(pad)} too large for a {input.ndim}-D input of shape "
+                         f"{tuple(input.shape)} (at most {2 * input.ndim} values)")
+    out = input
+    for i in range(len(pad) // 2):
+        d, (left, right) = input.ndim - 1 - i, pad[2 * i:2 * i + 2]
+        n = out.shape[d]
+        if n + min(left, 0) + min(right, 0) < 0:  # the crops alone must leave a non-negative size
+            raise RuntimeError(f"pad: the input size {n} at dim {d}, plus negative padding {left} and {right}, "
+                               f"gives a negative output size")
+        out = out.narrow(d, -min(left, 0), n + min(left, 0) + min(right, 0))
+        pieces = []
+        for amount in (left, right):
+            shape = list(out.shape)
+            shape[d] = max(amount, 0)
+            pieces.append(_C.full(tuple(shape), 0.0 if value is None else float(value), input.dtype))
+        if left > 0 or right > 0:
+            out = _C.cat([pieces[0], out, pieces[1]], d)
+    return out if out is not input else input.clone()
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Normalises over the trailing dims `normalized_shape` (biased variance, as torch), then scales and shifts."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"layer_norm: given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"layer_norm: {name} of shape {tuple(p.shape)} must match normalized_shape {shape}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    centred = input - mean
+    var = (centred * centred).mean(dims, keepdim=True)
+    out = centred / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,  # noqa: A002
+              sparse=False):
+    """The rows of weight [num_embeddings, dim] at the int64 indices `input`: [*input.shape, dim]. Rows at
+    padding_idx get no gradient (their value is still weight[padding_idx], as torch)."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    if not isinstance(input, Tensor) or input.dtype != _C.dtype.int64:
+        got = input.dtype if isinstance(input, Tensor) else type(input).__name__
+        raise RuntimeError(f"embedding: expected indices of dtype int64, got {got}")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: weight must be 2-D [num_embeddings, embedding_dim], got {tuple(weight.shape)}")
+    n = weight.shape[0]
+    if input.numel() and (input.min().item() < 0 or input.max().item() >= n):
+        raise IndexError(f"embedding: index out of range: indices must be in [0, {n}), got values in "
+                         f"[{input.min().item()}, {input.max().item()}]")
+    rows = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.shape[1])
+    if padding_idx is None:
+        return rows
+    if not -n <= padding_idx < n:
+        raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
+    keep = (input != padding_idx % n).unsqueeze(-1)
+    return _C.where(keep, rows, rows.detach())
 
 
 def _C_no_grad():

@@ -99,6 +99,100 @@ class LinearLR(LRScheduler):
         return [b * f for b in self.base_lrs]
 
 
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped once per batch: the lr rises from max_lr / div_factor to max_lr over the first
+    pct_start of total_steps, then falls to initial_lr / final_div_factor (three_phase: back to initial_lr first,
+    then down). With cycle_momentum, SGD's momentum (Adam's beta1) moves the opposite way between max_momentum
+    and base_momentum. The same phases and annealing formulas as torch, so the sequences match."""
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
+        self.total_steps = self._total_steps(total_steps, epochs, steps_per_epoch)
+        if not 0 <= pct_start <= 1 or not isinstance(pct_start, float):
+            raise ValueError(f"OneCycleLR: expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', got {anneal_strategy}")
+        self.anneal_strategy, self.cycle_momentum = anneal_strategy, cycle_momentum
+        up = float(pct_start * self.total_steps) - 1
+        if three_phase:
+            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                            (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr", "base_momentum",
+                             "max_momentum"),
+                            (self.total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                            (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        groups = optimizer.param_groups
+        if last_epoch == -1:
+            for g, m in zip(groups, self._per_group("max_lr", max_lr, groups)):
+                g["initial_lr"], g["max_lr"] = m / div_factor, m
+                g["min_lr"] = g["initial_lr"] / final_div_factor
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` option "
+                                 "enabled")
+            self._use_beta1 = "betas" in optimizer.defaults
+            if last_epoch == -1:
+                for g, hi, lo in zip(groups, self._per_group("max_momentum", max_momentum, groups),
+                                     self._per_group("base_momentum", base_momentum, groups)):
+                    self._set_momentum(g, hi)
+                    g["max_momentum"], g["base_momentum"] = hi, lo
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _total_steps(total_steps, epochs, steps_per_epoch):
+        if total_steps is not None:
+            if not isinstance(total_steps, int) or total_steps <= 0:
+                raise ValueError(f"OneCycleLR: expected positive integer total_steps, but got {total_steps}")
+            return total_steps
+        if epochs is not None and steps_per_epoch is not None:
+            for name, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if not isinstance(v, int) or v <= 0:
+                    raise ValueError(f"OneCycleLR: expected positive integer {name}, but got {v}")
+            return epochs * steps_per_epoch
+        raise ValueError("OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)")
+
+    @staticmethod
+    def _per_group(name, value, groups):
+        if isinstance(value, (list, tuple)):
+            if len(value) != len(groups):
+                raise ValueError(f"OneCycleLR: expected {len(groups)} values for {name}, got {len(value)}")
+            return list(value)
+        return [value] * len(groups)
+
+    def _set_momentum(self, group, value):
+        if self._use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start, end, pct):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _at(self, group, step, keys):
+        start_step = 0.0
+        for i, (end_step, *names) in enumerate(self._phases):
+            if step <= end_step or i == len(self._phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                return self._anneal(group[names[keys[0]]], group[names[keys[1]]], pct)
+            start_step = end_step
+
+    def lr_at(self, epoch):
+        if epoch > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {epoch} times. The specified number of total steps is "
+                             f"{self.total_steps}")
+        return [self._at(g, epoch, (0, 1)) for g in self.optimizer.param_groups]
+
+    def step(self):
+        super().step()
+        if self.cycle_momentum:
+            for g in self.optimizer.param_groups:
+                self._set_momentum(g, self._at(g, self.last_epoch, (2, 3)))
+
+
 class ReduceLROnPlateau(_SchedulerState):
     """Multiplies the lr by `factor` when a metric stopped improving for `patience` epochs."""
 
