@@ -77,6 +77,9 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
     return;
   }
   Tensor acc = leaf->grad;
+  if (acc->shape != leaf->shape || !acc->is_contiguous())  // p.data or p.grad.data was rebound since
+    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), acc->is_contiguous() ? "" : ", not contiguous",
+                       ") does not match the tensor (shape ", shape_str(leaf->shape), ")");
   Tensor src = g->dtype == acc->dtype ? g : to_dtype(g, acc->dtype);
   backend(acc).binary(BinaryOp::Add, acc, src, acc);
 }

@@ -235,8 +235,8 @@ class Normalize:
                 raise ValueError(f"Normalize: {arg} has {len(v)} values but the image has {c} channels "
                                  f"(shape {tuple(x.shape)})")
         np_dt = _NP[xb.dtype]
-        m = _C.from_numpy(np.ascontiguousarray(np.broadcast_to(np.asarray(self.mean, np_dt), (c,)).reshape(1, c, 1, 1)))
-        s = _C.from_numpy(np.ascontiguousarray(np.broadcast_to(np.asarray(self.std, np_dt), (c,)).reshape(1, c, 1, 1)))
+        m = _C._from_numpy_copy(np.ascontiguousarray(np.broadcast_to(np.asarray(self.mean, np_dt), (c,)).reshape(1, c, 1, 1)))
+        s = _C._from_numpy_copy(np.ascontiguousarray(np.broadcast_to(np.asarray(self.std, np_dt), (c,)).reshape(1, c, 1, 1)))
         if self.inplace:
             from .._grad_mode import no_grad
             with no_grad():
