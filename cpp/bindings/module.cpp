@@ -179,8 +179,8 @@ void bind_functions(py::module_& m) {
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 
-  m.def("matmul", &matmul, GilRelease());
-  m.def("bmm", &bmm, GilRelease());
+  m.def("matmul", &matmul, py::arg("input"), py::arg("other"), GilRelease());
+  m.def("bmm", &bmm, py::arg("input"), py::arg("mat2"), GilRelease());
   m.def("cat", &cat, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
   m.def("stack", &stack, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
   m.def("where", [](const Tensor& c, py::object a, py::object b) {
@@ -190,8 +190,8 @@ void bind_functions(py::module_& m) {
     py::gil_scoped_release nogil;
     return where(c, ta, tb);
   });
-  m.def("maximum", &maximum);
-  m.def("minimum", &minimum);
+  m.def("maximum", &maximum, py::arg("input"), py::arg("other"));
+  m.def("minimum", &minimum, py::arg("input"), py::arg("other"));
   m.def("leaky_relu", &leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01);
   m.def("heaviside", [](const Tensor& x, py::object v) { return heaviside(x, as_tensor_arg(v, x, "heaviside")); });
   m.def("_attach_custom", &attach_custom);
