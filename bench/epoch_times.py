@@ -65,7 +65,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     ds = (datasets.MNIST if args.dataset == "mnist" else datasets.FashionMNIST)(args.data_root, train=True)
-    x_np, y_np = ds.data.numpy(), ds.targets.numpy()
+    x_np, y_np = ds.as_tensor_dataset().tensors[0].numpy(), ds.targets.numpy()
     rt.manual_seed(0)
     ours = models.get_model(args.model, in_channels=1, image_size=28, num_classes=10)
     theirs = to_torch(ours)

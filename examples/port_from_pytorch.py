@@ -1,11 +1,12 @@
 """A PyTorch training script, ported by changing `torch` to `reticulum`.
 
 Everything below the imports is the usual PyTorch code: an nn.Module subclass, F.* ops,
-an optimizer and LR scheduler, a DataLoader, the train/eval loops, and a state_dict
-checkpoint. Only the import lines and the dataset differ (the built-in 8x8 digits, or
-MNIST from local IDX files with --data-root).
+an optimizer and LR scheduler, torchvision's MNIST with ToTensor/Normalize, a DataLoader,
+the train/eval loops, and a state_dict checkpoint. Only the import lines differ. Without
+--data-root it trains on reticulum's built-in 8x8 digits instead (torchvision has no such
+set), so it runs with no download.
 
-Run: python examples/port_from_pytorch.py [--data-root ../shared/data/mnist] [--epochs 3]
+Run: python examples/port_from_pytorch.py [--data-root DIR] [--download] [--epochs 3]
 """
 import argparse
 import time
@@ -14,7 +15,7 @@ import reticulum as torch                      # was: import torch
 import reticulum.nn as nn                      # was: import torch.nn as nn
 import reticulum.nn.functional as F            # was: import torch.nn.functional as F
 from reticulum.utils.data import DataLoader   # was: from torch.utils.data import DataLoader
-from reticulum.vision import datasets         # was: from torchvision import datasets
+from reticulum.vision import datasets, transforms  # was: from torchvision import datasets, transforms
 
 
 class Net(nn.Module):
@@ -62,18 +63,21 @@ def test(model, loader):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-root", help="folder with the MNIST IDX files (default: built-in 8x8 digits)")
+    ap.add_argument("--data-root", help="folder with the MNIST files, or where to download them (default: built-in 8x8 digits)")
+    ap.add_argument("--download", action="store_true", help="download MNIST into --data-root if missing")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args()
     torch.manual_seed(0)
     if args.data_root:
-        train_set, test_set, size = datasets.MNIST(args.data_root, train=True), datasets.MNIST(args.data_root, train=False), 28
-        epochs = args.epochs or 2
+        transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+        train_set = datasets.MNIST(args.data_root, train=True, download=args.download, transform=transform)
+        test_set = datasets.MNIST(args.data_root, train=False, transform=transform)
+        size, epochs = 28, args.epochs or 2
     else:
         train_set, test_set, size = datasets.Digits(train=True), datasets.Digits(train=False), 8
         epochs = args.epochs or 15
-    train_loader = DataLoader(train_set, batch_size=64, shuffle=True, seed=0)
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=1000)
 
     model = Net(size)
@@ -83,9 +87,9 @@ def main():
         train(model, train_loader, optimizer, epoch)
         scheduler.step()
     test(model, test_loader)
-    torch.save(model.state_dict(), "port_from_pytorch.rtc")
-    model.load_state_dict(torch.load("port_from_pytorch.rtc"))
-    print("saved and reloaded port_from_pytorch.rtc")
+    torch.save(model.state_dict(), "port_from_pytorch.pt")
+    model.load_state_dict(torch.load("port_from_pytorch.pt"))
+    print("saved and reloaded port_from_pytorch.pt")
 
 
 if __name__ == "__main__":

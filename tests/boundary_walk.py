@@ -89,10 +89,10 @@ SAMPLES = {
 NO_TENSOR_ARGS = {
     "rt.arange", "rt.empty", "rt.eye", "rt.full", "rt.linspace", "rt.ones", "rt.rand", "rt.randint", "rt.randn", "rt.zeros",
     "rt.manual_seed", "rt.set_num_threads", "rt.get_num_threads", "rt.is_grad_enabled", "rt.set_grad_enabled", "rt.empty_cache",
-    "rt.cached_bytes", "rt.save", "rt.load", "rt.from_numpy",
+    "rt.cached_bytes", "rt.save", "rt.load", "rt.from_numpy", "rt.is_anomaly_enabled",
     "_C.arange", "_C.empty", "_C.eye", "_C.full", "_C.linspace", "_C.rand", "_C.randint", "_C.randn", "_C.bernoulli_mask",
     "_C.manual_seed", "_C.set_num_threads", "_C.get_num_threads", "_C.is_grad_enabled", "_C.set_grad_enabled", "_C.empty_cache",
-    "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy",
+    "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
 }
 
 # Tensor operators, called through the operator module (x.__add__(None) returns NotImplemented

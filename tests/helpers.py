@@ -1,4 +1,7 @@
-"""Shared helpers for the op tests: NumPy <-> reticulum conversion, non-contiguous layouts."""
+"""Shared helpers for the tests: NumPy <-> reticulum conversion, non-contiguous layouts, hang guards."""
+import contextlib
+import signal
+
 import numpy as np
 
 import reticulum as rt
@@ -62,3 +65,20 @@ def assert_close(actual, expected, rtol, atol, dtype=None, msg=""):
         np.testing.assert_array_equal(a, expected, err_msg=msg)
     else:
         np.testing.assert_allclose(a.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol, err_msg=msg)
+
+
+@contextlib.contextmanager
+def hang_guard(seconds, what):
+    """Raises TimeoutError in the block once it has run `seconds` (wall clock): a test of code that could hang
+    forever then fails instead of blocking the run. Not a timing assertion: pick a limit far above the normal
+    run time. SIGALRM interrupts blocking calls in the main thread (lock waits, joins, opening a FIFO)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"{what} still running after {seconds} s: hung")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

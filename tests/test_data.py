@@ -1,5 +1,8 @@
 """reticulum.utils.data: datasets, random_split, default_collate and the DataLoader (coverage,
 shapes, drop_last, seeding, per-epoch shuffles, threaded workers, early shutdown)."""
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import namedtuple
@@ -11,6 +14,7 @@ import reticulum as rt
 from reticulum.utils.data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate,
                                   random_split)
 from reticulum.vision import transforms as T
+from helpers import hang_guard
 
 
 def make_ds(n=103, feat=(3,)):
@@ -181,6 +185,14 @@ def _loader_threads():
     return [t for t in threading.enumerate() if t.name.startswith("reticulum-loader")]
 
 
+def _wait_for_loader_threads_to_exit(seconds=10):
+    """Closing a loader does not wait for the workers: each exits after the fetch it is running."""
+    deadline = time.perf_counter() + seconds
+    while _loader_threads() and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    return _loader_threads()
+
+
 class CountingDataset(ListDataset):
     def __init__(self, n, delay):
         super().__init__(n, delay=delay)
@@ -198,10 +210,7 @@ def test_early_break_shuts_down_cleanly():
     for i, (x, y) in enumerate(loader):
         if i == 2:
             break
-    deadline = time.perf_counter() + 5
-    while _loader_threads() and time.perf_counter() < deadline:
-        time.sleep(0.01)
-    assert not _loader_threads()
+    assert not _wait_for_loader_threads_to_exit()
     calls = ds.calls
     assert calls <= (3 + 12) * 4  # bounded prefetch; queued batches were cancelled, not all 100 produced
     time.sleep(0.05)
@@ -212,7 +221,7 @@ def test_early_break_shuts_down_cleanly():
     it.close()
     with pytest.raises(StopIteration):
         next(it)
-    assert not _loader_threads()
+    assert not _wait_for_loader_threads_to_exit()
     assert len(list(loader)) == 100
 
 
@@ -225,7 +234,124 @@ def test_worker_errors_propagate():
 
     with pytest.raises(RuntimeError, match="bad sample 13"):
         list(DataLoader(Bad(40), batch_size=4, num_workers=2))
-    assert not _loader_threads()
+    assert not _wait_for_loader_threads_to_exit()
+
+
+class BlockingDataset(ListDataset):
+    """Item `blocked` waits for `release` (an Event), item `bad` raises ValueError."""
+
+    def __init__(self, n, blocked=None, bad=None):
+        super().__init__(n)
+        self.blocked, self.bad, self.release = blocked, bad, threading.Event()
+
+    def __getitem__(self, i):
+        if i == self.blocked:
+            self.release.wait()
+        if i == self.bad:
+            raise ValueError(f"bad sample {i}")
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_worker_error_is_raised_without_waiting_for_a_hung_fetch(workers):
+    ds = BlockingDataset(40, blocked=5, bad=1)  # batch 1 hangs while batch 0 fails
+    try:
+        with hang_guard(10, "DataLoader after a worker error"):
+            with pytest.raises(ValueError, match="bad sample 1"):
+                list(DataLoader(ds, batch_size=4, num_workers=workers))
+    finally:
+        ds.release.set()
+    assert not _wait_for_loader_threads_to_exit()
+
+
+def test_close_does_not_wait_for_a_hung_fetch():
+    # (breaking out of a loop closes the iterator from __del__, which swallows errors: tested through exit below)
+    ds = BlockingDataset(40, blocked=5)
+    it = iter(DataLoader(ds, batch_size=4, num_workers=2))
+    try:
+        with hang_guard(10, "closing a DataLoader iterator"):
+            assert next(it)[1].numpy().tolist() == [0, 1, 2, 3]
+            it.close()
+    finally:
+        ds.release.set()
+    assert not _wait_for_loader_threads_to_exit()
+
+
+def test_timeout_raises_when_a_fetch_takes_too_long():
+    ds = BlockingDataset(40, blocked=9)  # batch 2
+    loader = DataLoader(ds, batch_size=4, num_workers=2, timeout=0.5)
+    got = []
+    try:
+        with hang_guard(10, "DataLoader with timeout=0.5"):
+            with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.5 seconds waiting for batch 2"):
+                for x, y in loader:
+                    got.append(y.numpy().tolist())
+    finally:
+        ds.release.set()
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert not _wait_for_loader_threads_to_exit()
+    assert len(list(loader)) == 10  # a slow fetch within the limit is fine; the loader stays usable
+
+
+def test_timeout_argument_is_checked():
+    for bad in (-1, -0.5, float("nan"), float("inf"), "1", True):
+        with pytest.raises(ValueError, match="timeout"):
+            DataLoader(make_ds(4), timeout=bad)
+    assert DataLoader(make_ds(4), timeout=2).timeout == 2.0
+
+
+def test_interpreter_exits_while_a_fetch_hangs():
+    # A worker blocked forever (batch 1) must not keep the process alive (non-daemon workers are joined at exit),
+    # and a worker busy in GIL-releasing C++ ops at exit (batch 2, for a second) must not abort the process
+    # ("terminate called without an active exception": a daemon thread taking the GIL after finalization began).
+    code = ("import threading, time, reticulum as rt\n"
+            "from reticulum.utils.data import DataLoader, Dataset\n"
+            "class Hangs(Dataset):\n"
+            "    def __len__(self): return 40\n"
+            "    def __getitem__(self, i):\n"
+            "        if i == 5: threading.Event().wait()\n"
+            "        if i == 8:\n"
+            "            t, end = rt.tensor([1.0]), time.monotonic() + 1\n"
+            "            while time.monotonic() < end: rt.stack([t, t])\n"
+            "        return rt.tensor([float(i)])\n"
+            "for batch in DataLoader(Hangs(), batch_size=4, num_workers=2):\n"
+            "    break\n"
+            "print('done', flush=True)\n")
+    python_dir = os.path.dirname(os.path.dirname(os.path.abspath(rt.__file__)))
+    env = dict(os.environ, PYTHONPATH=python_dir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the process did not exit (hung at interpreter exit); printed {out!r}")
+    assert proc.returncode == 0 and out == "done\n", err
+
+
+class StopsAt(ListDataset):
+    def __getitem__(self, i):
+        if i == 6:
+            raise StopIteration
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stop_iteration_in_getitem_is_an_error_not_the_end_of_the_epoch(workers):
+    with pytest.raises(RuntimeError, match="StopIteration raised while producing batch 1") as info:
+        list(DataLoader(StopsAt(20), batch_size=4, num_workers=workers))
+    assert isinstance(info.value.__cause__, StopIteration)
+
+
+@pytest.mark.parametrize("where", ["collate_fn", "transform"])
+def test_stop_iteration_in_collate_fn_or_transform_is_an_error(where):
+    def stop(x):
+        raise StopIteration
+
+    kwargs = {where: stop} if where == "collate_fn" else {"transform": stop}
+    with pytest.raises(RuntimeError, match="StopIteration raised while producing batch 0"):
+        list(DataLoader(ListDataset(8), batch_size=4, **kwargs))
 
 
 def test_loader_argument_errors():

@@ -11,6 +11,7 @@ import pytest
 import reticulum as rt
 from reticulum.utils.data import DataLoader, TensorDataset
 from reticulum.vision import datasets as D
+from reticulum.vision import transforms as T
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -100,35 +101,52 @@ def make_mnist(folder, n_train=6, n_test=4, gz=(True, True, False, False), h=28,
 
 
 @pytest.mark.parametrize("cls", [D.MNIST, D.FashionMNIST])
-def test_mnist_format_loads(tmp_path, cls):
+def test_mnist_format_loads_with_torchvision_layout(tmp_path, cls):
     imgs, labels, timgs, tlabels = make_mnist(tmp_path)
     ds = cls(tmp_path)
     assert len(ds) == 6 and len(ds.classes) == 10
-    assert tuple(ds.data.shape) == (6, 1, 28, 28) and ds.data.dtype == rt.float32
-    np.testing.assert_allclose(ds.data.numpy()[:, 0], imgs / 255.0, rtol=1e-6)
+    assert tuple(ds.data.shape) == (6, 28, 28) and ds.data.dtype == rt.int64  # torchvision: uint8, same values
+    np.testing.assert_array_equal(ds.data.numpy(), imgs)
+    assert ds.train_data is ds.data and ds.train_labels is ds.targets
     assert ds.targets.dtype == rt.int64 and ds.targets.tolist() == labels.tolist()
     img, target = ds[-1]
-    assert tuple(img.shape) == (1, 28, 28) and target == int(labels[-1]) and isinstance(target, int)
+    assert isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.shape == (28, 28)
+    np.testing.assert_array_equal(img, imgs[-1])
+    assert target == int(labels[-1]) and isinstance(target, int)
     test = cls(tmp_path, train=False)
     assert len(test) == 4 and test.targets.tolist() == tlabels.tolist()
-    np.testing.assert_allclose(test.data.numpy()[:, 0], timgs / 255.0, rtol=1e-6)
-    # fast path and per-sample path agree
+    np.testing.assert_array_equal(test.test_data.numpy(), timgs)
+    # fast path (float images in [0, 1]) and the per-sample torchvision path agree
     fast = list(DataLoader(ds.as_tensor_dataset(), batch_size=4))
-    slow = list(DataLoader(ds, batch_size=4))
+    slow = list(DataLoader(cls(tmp_path, transform=T.ToTensor()), batch_size=4))
     for (xf, yf), (xs, ys) in zip(fast, slow):
+        assert tuple(xf.shape) == tuple(xs.shape) and xf.dtype == xs.dtype == rt.float32
         np.testing.assert_array_equal(xf.numpy(), xs.numpy())
         np.testing.assert_array_equal(yf.numpy(), ys.numpy())
+    np.testing.assert_allclose(fast[0][0].numpy()[:, 0], imgs[:4] / 255.0, rtol=1e-6)
 
 
 def test_mnist_transforms_and_torchvision_layout(tmp_path):
     make_mnist(tmp_path / "MNIST" / "raw", gz=(False, False, True, True))
     ds = D.MNIST(tmp_path, transform=lambda x: x * 2.0, target_transform=lambda y: y + 100)
     img, target = ds[0]
-    np.testing.assert_allclose(img.numpy(), ds.data.numpy()[0] * 2.0)
+    np.testing.assert_allclose(img, ds.data.numpy()[0] * 2.0)
     assert target == ds.targets.tolist()[0] + 100
     with pytest.raises(ValueError, match="as_tensor_dataset: the per-sample transform"):
         ds.as_tensor_dataset()
     assert isinstance(D.MNIST(tmp_path, train=False).as_tensor_dataset(), TensorDataset)
+
+
+def test_torchvision_style_pipeline_scales_once(tmp_path):
+    """The torchvision idiom data.view(-1, 784).float() / 255 must give inputs in [0, 1] (a float
+    .data would silently give inputs 255x too small), and ToTensor + Normalize as torchvision."""
+    imgs, *_ = make_mnist(tmp_path)
+    ds = D.MNIST(tmp_path, transform=T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))]))
+    x = ds.data.view(-1, 784).float() / 255.
+    np.testing.assert_allclose(x.numpy(), imgs.reshape(-1, 784) / 255.0, rtol=1e-6)
+    img, _ = ds[2]
+    assert tuple(img.shape) == (1, 28, 28)
+    np.testing.assert_allclose(img.numpy()[0], (imgs[2] / 255.0 - 0.1307) / 0.3081, rtol=1e-5, atol=1e-6)
 
 
 def test_missing_folder_and_files_say_what_to_put_where(tmp_path):
@@ -169,11 +187,11 @@ def test_mnist_inconsistent_files(tmp_path):
 def test_real_mnist():
     train, test = D.MNIST(SHARED / "mnist"), D.MNIST(SHARED / "mnist", train=False)
     assert len(train) == 60000 and len(test) == 10000
-    assert tuple(train.data.shape) == (60000, 1, 28, 28)
+    assert tuple(train.data.shape) == (60000, 28, 28)
     assert train.targets.tolist()[:10] == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert np.bincount(train.targets.numpy()).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    px = test.data.numpy()
-    assert px.min() == 0.0 and px.max() == 1.0 and abs(float(train.data.numpy().mean()) - 0.1307) < 1e-3
+    px = test.as_tensor_dataset().tensors[0].numpy()
+    assert px.min() == 0.0 and px.max() == 1.0 and abs(float((train.data.float() / 255).mean()) - 0.1307) < 1e-3
 
 
 @pytest.mark.skipif(not (SHARED / "fashion-mnist").is_dir(), reason="real Fashion-MNIST not present")
@@ -255,3 +273,62 @@ def test_two_moons_and_blobs():
     assert tuple(x.shape) == (50, 5) and set(y.tolist()) == {0, 1, 2, 3}
     with pytest.raises(ValueError, match="blobs: std"):
         D.blobs(10, centers=3, std=[1.0, 2.0])
+
+
+# ---------------------------------------------------------------- download=True (against a local server)
+
+@pytest.fixture
+def mirror(tmp_path):
+    """Serves generated gzipped IDX files over HTTP on 127.0.0.1; yields (base URL, {name: md5}, arrays)."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+    served = tmp_path / "served"
+    served.mkdir()
+    arrays = make_mnist(served, gz=(True, True, True, True))
+    md5 = {f + ".gz": hashlib.md5((served / (f + ".gz")).read_bytes()).hexdigest() for f in FILES}
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", md5, arrays
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+CLOSED = "http://127.0.0.1:1/"  # nothing listens on port 1: connection refused at once
+
+
+def test_download_fetches_checks_and_stores_in_torchvision_layout(tmp_path, mirror, monkeypatch):
+    url, md5, (imgs, labels, timgs, _) = mirror
+    monkeypatch.setattr(D.MNIST, "mirrors", [CLOSED, url])  # the first mirror is down: the next one is tried
+    monkeypatch.setattr(D.MNIST, "resources", md5)
+    root = tmp_path / "root"
+    ds = D.MNIST(root, train=True, download=True, transform=T.ToTensor())
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(md5)
+    np.testing.assert_array_equal(ds.data.numpy(), imgs)
+    assert ds.targets.tolist() == labels.tolist()
+    monkeypatch.setattr(D.MNIST, "mirrors", [CLOSED])  # present files are used, nothing is fetched again
+    np.testing.assert_array_equal(D.MNIST(root, train=False, download=True).data.numpy(), timgs)
+
+
+def test_download_rejects_a_corrupt_file(tmp_path, mirror, monkeypatch):
+    url, md5, _ = mirror
+    monkeypatch.setattr(D.MNIST, "mirrors", [url])
+    monkeypatch.setattr(D.MNIST, "resources", {**md5, "train-images-idx3-ubyte.gz": "0" * 32})
+    with pytest.raises(RuntimeError, match=r"train-images-idx3-ubyte.gz: md5 [0-9a-f]{32} does not match the published 0{32}"):
+        D.MNIST(tmp_path / "root", download=True)
+    assert not (tmp_path / "root" / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_download_with_no_mirror_answering_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(D.FashionMNIST, "mirrors", [CLOSED])
+    with pytest.raises(RuntimeError, match=r"(?s)FashionMNIST: could not download train-images-idx3-ubyte.gz; no mirror "
+                                           r"answered.*127\.0\.0\.1:1/train-images-idx3-ubyte.gz.*by hand"):
+        D.FashionMNIST(tmp_path, download=True)

@@ -66,6 +66,12 @@ def idx(a):
 
 D, C, I = "diff", "const", "int"  # noqa: E741
 
+_inf, _nan = np.inf, np.nan
+# rows: finite; +inf; two +inf; -inf at the target; -inf elsewhere; all -inf; NaN; +inf and -inf
+NONFINITE_ROWS = f32([[0.5, -1, 2, 0.25, 1], [_inf, 1, 2, 0, -1], [1, _inf, _inf, 0, 3], [-_inf, 1, 2, 0.5, 0],
+                      [1, -_inf, 2, -_inf, 0], [-_inf] * 5, [0, 1, _nan, 2, 3], [_inf, -_inf, 0, 1, 2]])
+NONFINITE_TARGETS = idx([2, 1, 0, 0, 2, 3, 4, 0])
+
 
 def conv(nd, xs, ws, bias=True, **kw):
     name = f"conv{nd}d"
@@ -166,6 +172,33 @@ CASES = {
                                      [(rnd((4, 5), "cp") * 3, D), (probs((4, 5), 1, "q"), D), (rnd((5,), "cw", 0.3, 2), C)]),
     "ce_prob_spatial_weight_mean": (lambda F, x, q, w: F.cross_entropy(x, q, weight=w),
                                     [(rnd((2, 3, 2, 2), "cp"), D), (probs((2, 3, 2, 2), 1, "q"), D), (rnd((3,), "cw", 0.3, 2), C)]),
+    # non-finite values: rows holding +inf or NaN, or only -inf, are NaN (values and gradients) as in PyTorch;
+    # -inf elsewhere gives probability 0
+    "softmax_nonfinite": (lambda F, x: F.softmax(x, 1), [(NONFINITE_ROWS, D)]),
+    "softmax_nonfinite_dim0": (lambda F, x: F.softmax(x, 0), [(NONFINITE_ROWS.T.copy(), D)]),
+    "softmax_log_nonfinite": (lambda F, x: F.log_softmax(x, 1), [(NONFINITE_ROWS, D)]),
+    "softmax_log_nonfinite_dim0": (lambda F, x: F.log_softmax(x, 0), [(NONFINITE_ROWS.T.copy(), D)]),
+    "ce_nonfinite_none": (lambda F, x, t: F.cross_entropy(x, t, reduction="none"), [(NONFINITE_ROWS, D), (NONFINITE_TARGETS, I)]),
+    "ce_nonfinite_mean": (lambda F, x, t: F.cross_entropy(x, t), [(NONFINITE_ROWS, D), (NONFINITE_TARGETS, I)]),
+    "ce_nonfinite_smoothing_weight_none": (lambda F, x, t, w: F.cross_entropy(x, t, weight=w, reduction="none", label_smoothing=0.2),
+                                           [(NONFINITE_ROWS, D), (NONFINITE_TARGETS, I), (rnd((5,), "cw", 0.3, 2), C)]),
+    "ce_nonfinite_ignore_sum": (lambda F, x, t: F.cross_entropy(x, t, ignore_index=0, reduction="sum"),
+                                [(NONFINITE_ROWS[3:], D), (NONFINITE_TARGETS[3:], I)]),
+    "ce_prob_nonfinite_none": (lambda F, x, q: F.cross_entropy(x, q, reduction="none"),
+                               [(NONFINITE_ROWS, D), (probs(NONFINITE_ROWS.shape, 1, "q"), D)]),
+    "nll_nonfinite_none": (lambda F, x, t: F.nll_loss(x, t, reduction="none"), [(NONFINITE_ROWS, D), (NONFINITE_TARGETS, I)]),
+    "mse_nonfinite_none": (lambda F, a, b: F.mse_loss(a, b, reduction="none"),
+                           [(f32([np.inf, -np.inf, np.nan, 1, 2, np.inf]), D), (f32([np.inf, 0, 0, np.inf, 2, 1]), D)]),
+    "l1_nonfinite_none": (lambda F, a, b: F.l1_loss(a, b, reduction="none"),
+                          [(f32([np.inf, -np.inf, np.nan, 1, 2, np.inf]), D), (f32([np.inf, 0, 0, np.inf, 2, 1]), D)]),
+    "bce_logits_nonfinite_none": (lambda F, a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"),
+                                  [(f32([np.inf, -np.inf, np.inf, -np.inf, np.nan, 1]), D), (f32([1, 0, 0, 1, 1, np.nan]), C)]),
+    # probabilities of exactly 0 or 1: the log terms clamp at -100 and the gradient is PyTorch's finite
+    # (p - y) / max(p (1 - p), 1e-12), not 0 * inf
+    "bce_edges_none": (lambda F, a, b: F.binary_cross_entropy(a, b, reduction="none"),
+                       [(f32([0, 1, 0, 1, 0, 1, 0.5]), D), (f32([1, 0, 0, 1, 0.5, 0.5, 1]), D)]),
+    "bce_edges_weight_mean": (lambda F, a, b, w: F.binary_cross_entropy(a, b, weight=w),
+                              [(f32([[0, 1, 0.3], [1, 0, 0.7]]), D), (f32([[1, 0, 1], [0.25, 1, 0]]), D), (rnd((3,), "bw", 0.5, 2), C)]),
     "dropout_eval": (lambda F, x: F.dropout(x, 0.5, training=False), [(rnd((3, 4), "d"), D)]),
     "dropout_p0": (lambda F, x: F.dropout(x, 0.0), [(rnd((3, 4), "d"), D)]),
     "dropout_p1": (lambda F, x: F.dropout(x, 1.0), [(rnd((3, 4), "d"), D)]),
@@ -188,12 +221,18 @@ def _build(spec, layout):
     return rts, ths
 
 
+def _scale(ref):
+    """max(1, largest finite |value|): an inf or NaN in the reference must not make atol infinite."""
+    finite = np.abs(ref[np.isfinite(ref)])
+    return max(1.0, float(finite.max())) if finite.size else 1.0
+
+
 def _compare(name, rts, ths, out_rt, out_th):
     tl = tol(name)
     assert tuple(out_rt.shape) == tuple(out_th.shape), f"{name}: shape {tuple(out_rt.shape)} vs torch {tuple(out_th.shape)}"
     assert out_rt.dtype == rt.float32, f"{name}: dtype {out_rt.dtype}"
     ref = out_th.detach().numpy()
-    scale = max(1.0, float(np.abs(ref).max())) if ref.size else 1.0
+    scale = _scale(ref)
     np.testing.assert_allclose(out_rt.detach().numpy(), ref, err_msg=f"{name} forward", rtol=tl["rtol"], atol=tl["atol"] * scale)
     if not out_th.requires_grad:
         return
@@ -206,7 +245,7 @@ def _compare(name, rts, ths, out_rt, out_th):
             assert tuple(a.grad.shape) == tuple(b.grad.shape)
             ref = b.grad.numpy()
             # gradients are long float32 sums: atol scales with the gradient's magnitude
-            scale = max(1.0, float(np.abs(ref).max())) if ref.size else 1.0
+            scale = _scale(ref)
             np.testing.assert_allclose(a.grad.numpy(), ref, err_msg=f"{name} grad of argument {i}",
                                        rtol=tl["rtol"], atol=tl["atol"] * scale)
 

@@ -108,6 +108,10 @@ def test_binary_mixed_dtype_promotion(op, da, db, dout):
     fns = {"add": (lambda x, y: x + y, np.add), "sub": (lambda x, y: x - y, np.subtract), "mul": (lambda x, y: x * y, np.multiply),
            "div": (lambda x, y: x / y, np.true_divide), "maximum": (rt.maximum, np.maximum), "minimum": (rt.minimum, np.minimum)}
     fn, np_fn = fns[op]
+    if op == "sub" and BOOL in (da, db):  # PyTorch refuses subtraction with a bool tensor
+        with pytest.raises(TypeError, match="sub: subtraction with a bool tensor"):
+            fn(make(a, "noncontig"), make(b))
+        return
     want = F32 if (op == "div" and dout in (I64, BOOL)) else dout
     out = fn(make(a, "noncontig"), make(b))
     with np.errstate(divide="ignore"):  # x / False = inf, in both
@@ -795,6 +799,10 @@ GATHER = {
     "int_and_idx": (lambda: (1, rt.tensor([2, 0])), (1, np.array([2, 0])), (2, 3, 4)),
     "mask_1d": (lambda: rt.tensor([True, False, True]), np.array([True, False, True]), (3, 4)),
     "mask_cols": (lambda: (slice(None), rt.tensor([False, True, True, False])), (slice(None), np.array([False, True, True, False])), (3, 4)),
+    # a 0-d mask adds an axis of length 1 (True) or 0 (False), as NumPy and torch
+    "mask_0d_true": (lambda: rt.tensor(True), np.True_, (3, 4)),
+    "mask_0d_false": (lambda: rt.tensor(False), np.False_, (3, 4)),
+    "mask_0d_true_after_slice": (lambda: (slice(1, None), rt.tensor(True)), (slice(1, None), np.True_), (3, 4)),
 }
 
 
@@ -838,6 +846,8 @@ def test_getitem_noncontig_index_tensor():
     assert_close(out, a[idx], dtype=F32, rtol=0, atol=0)
 
 
+MASK_2D = np.array([[True, False, True, False], [False, False, False, True], [True, True, False, False]])
+
 SETITEM = {
     # name: (rt key builder, numpy key, value builder(shape-of-selection) -> numpy or python scalar)
     "int_scalar": (lambda: 1, 1, lambda s: 5.0),
@@ -849,6 +859,12 @@ SETITEM = {
     "idx_rows_tensor": (lambda: rt.tensor([2, 0]), np.array([2, 0]), lambda s: np.arange(np.prod(s), dtype=np.float32).reshape(s) + 100),
     "idx_cols_bcast": (lambda: (slice(None), rt.tensor([1, 3])), (slice(None), np.array([1, 3])), lambda s: np.array([10.0, 20.0], np.float32)),
     "mask_1d": (lambda: rt.tensor([True, False, True]), np.array([True, False, True]), lambda s: 0.0),
+    # masks over both dims with a tensor of values (one per selected element), and the empty selection
+    "mask_2d_tensor": (lambda: rt.tensor(MASK_2D), MASK_2D, lambda s: np.arange(np.prod(s), dtype=np.float32) + 10),
+    "mask_2d_none_tensor": (lambda: rt.tensor(np.zeros((3, 4), bool)), np.zeros((3, 4), bool), lambda s: np.zeros(0, np.float32)),
+    "mask_2d_bcast_scalar_tensor": (lambda: rt.tensor(MASK_2D), MASK_2D, lambda s: np.array([7.0], np.float32)),
+    "mask_0d_true": (lambda: rt.tensor(True), np.True_, lambda s: np.arange(4, dtype=np.float32)),
+    "mask_0d_false": (lambda: rt.tensor(False), np.False_, lambda s: 3.0),
 }
 
 
@@ -873,6 +889,15 @@ def test_setitem_bool_mask_2d():
         b = a.copy()
         b[b > 0] = 0.0
         assert_close(t, b, dtype=F32, rtol=0, atol=0)
+
+
+def test_setitem_mask_value_count_mismatch_raises():
+    """torch: RuntimeError 'shape mismatch: value tensor of shape [2] cannot be broadcast to indexing result of shape [3]'."""
+    for mask in (np.array([True, False, True, True]), np.array([[True, False], [True, True]])):
+        t = rt.zeros(*mask.shape)
+        with pytest.raises(RuntimeError, match=r"setitem: shape mismatch: value tensor of shape \(2,\).*shape \(3,\)"):
+            t[rt.tensor(mask)] = rt.tensor([1.0, 2.0])
+        assert_close(t, np.zeros(mask.shape, np.float32), dtype=F32, rtol=0, atol=0)  # untouched
 
 
 def test_setitem_through_view_reaches_base():

@@ -12,12 +12,15 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import reticulum as rt
+from helpers import hang_guard
 
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(rt.__file__)))  # wherever reticulum was imported from
 NP = {rt.float32: np.float32, rt.float64: np.float64, rt.int64: np.int64, rt.bool: np.bool_}
@@ -621,6 +624,304 @@ def test_save_killed_mid_write_leaves_previous_checkpoint(seed, tmp_path):
     # the only other thing there may be one orphaned temp file (SIGKILL cannot clean up)
     others = [f for f in os.listdir(tmp_path) if f != "ckpt.rtc"]
     assert len(others) <= 1 and all(f.startswith(".ckpt.rtc.") and f.endswith(".tmp") for f in others), others
-    # a later save over it works and the orphan does not confuse anything
+    # a later save over it works and removes the orphan: its writer is dead
     rt.save({"i": -1}, path)
     assert rt.load(path) == {"i": -1}
+    assert os.listdir(tmp_path) == ["ckpt.rtc"]
+
+
+
+# ----------------------------------------------------------------------------- stale temp files
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _temp_file(folder, target, pid):
+    path = folder / f".{target}.{pid}-{os.urandom(8).hex()}.tmp"
+    path.write_bytes(b"partial checkpoint")
+    return path
+
+
+def test_save_removes_temp_files_of_dead_writers_only(tmp_path):
+    dead = _dead_pid()
+    orphans = [_temp_file(tmp_path, "c.rtc", dead) for _ in range(3)]
+    live = _temp_file(tmp_path, "c.rtc", os.getpid())  # a concurrent save in this process
+    other_target = _temp_file(tmp_path, "other.rtc", dead)  # stale, but another target's: its own save cleans it
+    foreign = [tmp_path / f".c.rtc.{dead}.tmp", tmp_path / f".c.rtc.{dead}-xyz.tmp", tmp_path / "c.rtc.tmp"]
+    for f in foreign:  # not names save() writes: somebody else's files
+        f.write_bytes(b"keep")
+    rt.save([1], tmp_path / "c.rtc")
+    assert not any(f.exists() for f in orphans)
+    assert live.exists() and other_target.exists() and all(f.exists() for f in foreign)
+    assert rt.load(tmp_path / "c.rtc") == [1]
+
+
+def test_save_keeps_a_locked_temp_file_whose_pid_is_not_running_here(tmp_path):
+    # A writer in another pid namespace (a container sharing the folder) has a pid that is not running here;
+    # its flock on the temp file still marks the file as in use.
+    locked = _temp_file(tmp_path, "c.rtc", _dead_pid())
+    import fcntl
+    with open(locked, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        rt.save([1], tmp_path / "c.rtc")
+        assert locked.exists()
+    rt.save([2], tmp_path / "c.rtc")  # its lock is free now: stale
+    assert not locked.exists()
+
+
+def test_save_does_not_follow_symlinks_to_remove_stale_files(tmp_path):
+    # save() never writes a symlink as its temp file, so a link with a temp file's name is somebody else's
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    link = tmp_path / f".c.rtc.{_dead_pid()}-{os.urandom(8).hex()}.tmp"
+    link.symlink_to(victim)
+    rt.save([1], tmp_path / "c.rtc")
+    assert link.is_symlink() and victim.read_bytes() == b"precious"
+
+
+def test_concurrent_saves_in_one_process_do_not_remove_each_others_temp_files(tmp_path):
+    errors = []
+
+    def writer(k):
+        try:
+            for i in range(30):
+                rt.save({"writer": k, "i": i, "t": rt.tensor(np.full(20000, float(i)))}, tmp_path / "c.rtc")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert rt.load(tmp_path / "c.rtc")["i"] == 29
+    assert os.listdir(tmp_path) == ["c.rtc"]
+
+
+# ------------------------------------------------------------------------------------- symlinks
+def test_save_writes_through_a_symlink(tmp_path):
+    real_dir, link_dir = tmp_path / "real", tmp_path / "links"
+    real_dir.mkdir()
+    link_dir.mkdir()
+    rt.save([1], real_dir / "ckpt.rtc")
+    link = link_dir / "latest.rtc"
+    link.symlink_to(os.path.join("..", "real", "ckpt.rtc"))  # relative, into another folder
+    rt.save([2], link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "real", "ckpt.rtc")
+    assert rt.load(real_dir / "ckpt.rtc") == [2] and rt.load(link) == [2]
+    assert os.listdir(link_dir) == ["latest.rtc"] and os.listdir(real_dir) == ["ckpt.rtc"]
+
+
+def test_save_through_a_chain_of_symlinks_and_a_dangling_one(tmp_path):
+    (tmp_path / "a.rtc").symlink_to("b.rtc")
+    (tmp_path / "b.rtc").symlink_to("c.rtc")  # c.rtc does not exist yet: open() would create it
+    rt.save([3], tmp_path / "a.rtc")
+    assert (tmp_path / "a.rtc").is_symlink() and (tmp_path / "b.rtc").is_symlink()
+    assert not (tmp_path / "c.rtc").is_symlink() and rt.load(tmp_path / "c.rtc") == [3]
+
+
+def test_save_to_a_symlink_loop_raises(tmp_path):
+    (tmp_path / "a.rtc").symlink_to("b.rtc")
+    (tmp_path / "b.rtc").symlink_to("a.rtc")
+    with pytest.raises(OSError, match="symbolic links"):
+        rt.save([1], tmp_path / "a.rtc")
+    assert sorted(os.listdir(tmp_path)) == ["a.rtc", "b.rtc"] and (tmp_path / "a.rtc").is_symlink()
+
+
+# --------------------------------------------------------------------------- non-regular files
+def test_load_of_a_fifo_raises_instead_of_blocking(tmp_path):
+    fifo = tmp_path / "pipe.rtc"
+    os.mkfifo(fifo)
+    with hang_guard(10, "rt.load of a FIFO"):
+        assert "is a FIFO" in _expect_checkpoint_error(fifo)
+
+
+def test_load_of_a_directory_raises(tmp_path):
+    assert "is a directory" in _expect_checkpoint_error(tmp_path)
+
+
+def test_load_of_dev_zero_raises_without_reading_it():
+    # Run in a child with a 3 GiB address-space limit: reading /dev/zero to the end must not take the test
+    # machine down with it when this regresses.
+    code = ("import resource, reticulum as rt\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+            "try:\n    rt.load('/dev/zero')\n"
+            "except BaseException as e:\n    print(type(e).__name__, e)\n")
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.startswith("CheckpointError load: /dev/zero is a character device"), out.stdout + out.stderr
+
+
+# ----------------------------------------------------------------- memory bound, aliasing, bools
+def _entry(dtype, shape, offset):
+    nbytes = math.prod(shape) * np.dtype(NP_DTYPE_NAMES[dtype]).itemsize
+    return {"dtype": dtype, "shape": shape, "offset": offset, "nbytes": nbytes}
+
+
+NP_DTYPE_NAMES = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "bool": "|b1"}
+
+
+def test_aliasing_entries_are_rejected(tmp_path):
+    # 200 entries over the same 1 MiB: 200 MiB of tensors from a 1 MiB file, unless refused.
+    n = 1 << 20
+    header = _hdr({"list": [{"tensor": i} for i in range(200)]}, [_entry("float32", [n // 4], 0)] * 200, n)
+    (tmp_path / "alias.rtc").write_bytes(_craft(header, b"\0" * n))
+    msg = _expect_checkpoint_error(tmp_path / "alias.rtc")
+    assert f"tensor 1 (data bytes 0 to {n}) overlaps tensor 0 (bytes 0 to {n})" in msg
+
+
+def test_partially_overlapping_entries_are_rejected(tmp_path):
+    entries = [_entry("float64", [8], 0), _entry("int64", [4], 128), _entry("float32", [16], 32)]  # [32, 96) vs [0, 64)
+    (tmp_path / "o.rtc").write_bytes(_craft(_hdr({"tensor": 0}, entries, 192), b"\0" * 192))
+    msg = _expect_checkpoint_error(tmp_path / "o.rtc")
+    assert "tensor 2 (data bytes 32 to 96) overlaps tensor 0 (bytes 0 to 64)" in msg
+
+
+def test_adjacent_and_empty_entries_load(tmp_path):
+    entries = [_entry("float32", [4], 0), _entry("float32", [4], 16), _entry("bool", [0], 16),
+               _entry("int64", [0, 5], 0)]
+    data = np.arange(8, dtype="<f4").tobytes() + b"\0" * 32
+    (tmp_path / "a.rtc").write_bytes(_craft(_hdr({"list": [{"tensor": i} for i in range(4)]}, entries, 64), data))
+    out = rt.load(tmp_path / "a.rtc")
+    assert out[0].numpy().tolist() == [0, 1, 2, 3] and out[1].numpy().tolist() == [4, 5, 6, 7]
+    assert tuple(out[2].shape) == (0,) and tuple(out[3].shape) == (0, 5)
+
+
+@pytest.mark.parametrize("shape", [[0, 2 ** 62], [0] + [2 ** 31] * 3, [1] * 65])
+def test_empty_tensor_with_absurd_shape_is_rejected(shape, tmp_path):
+    (tmp_path / "s.rtc").write_bytes(_craft(_hdr({"tensor": 0}, [_entry("float32", shape, 0)], 64), b"\0" * 64))
+    assert "tensor 0" in _expect_checkpoint_error(tmp_path / "s.rtc")
+
+
+@pytest.mark.parametrize("byte", [2, 0x80, 0xFF])
+def test_bool_bytes_other_than_0_and_1_are_rejected(byte, tmp_path):
+    data = bytes([1, 0, 1, byte, 0]) + b"\0" * 59
+    (tmp_path / "b.rtc").write_bytes(_craft(_hdr({"tensor": 0}, [_entry("bool", [5], 0)], 64), data))
+    msg = _expect_checkpoint_error(tmp_path / "b.rtc")
+    assert f"bool tensor 0 holds byte {byte} at element 3" in msg
+
+
+# ------------------------------------------------------------------------------------- fuzzing
+_FUZZ_OBJ = {"w": rt.tensor(np.arange(6, dtype=np.float32).reshape(2, 3)), "i": rt.tensor(np.array([7, -1])),
+             "flag": rt.tensor(np.array([True, False, True])), "meta": {"epoch": 3, "lrs": [0.1, math.inf], "n": None},
+             "pair": (rt.tensor(np.zeros((0, 4))), "x")}
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    rt.save(_FUZZ_OBJ, folder / "good.rtc")
+    return folder, (folder / "good.rtc").read_bytes()
+
+
+def _load_or_checkpoint_error(path, size):
+    """Loading a mutated file either raises CheckpointError or gives objects whose tensors together take no more
+    bytes than the file, with valid bool bytes. Any other exception, a crash or a hang fails the test."""
+    try:
+        out = rt.load(path)
+    except rt.CheckpointError:
+        return None
+    tensors = {}
+
+    def walk(x):
+        if isinstance(x, rt.Tensor):
+            tensors[id(x)] = x
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(k)
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(out)
+    assert sum(t.numel() * t.element_size() for t in tensors.values()) <= size
+    for t in tensors.values():
+        if t.dtype == rt.bool and t.numel():
+            assert t.numpy().view(np.uint8).max() <= 1
+    return out
+
+
+_FUZZ = settings(max_examples=200, deadline=None)
+
+
+@_FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), max_size=8),
+       cut=st.one_of(st.none(), st.integers(0, 10 ** 6)), extra=st.binary(max_size=40))
+def test_fuzz_raw_corruption_is_always_detected(flips, cut, extra, fuzz_file):
+    folder, blob = fuzz_file
+    bad = bytearray(blob)
+    for pos, mask in flips:
+        bad[pos % len(bad)] ^= mask
+    if cut is not None:
+        bad = bad[:cut % len(bad)]
+    bad = bytes(bad) + extra
+    assume(bad != blob)
+    (folder / "bad.rtc").write_bytes(bad)
+    with hang_guard(30, "rt.load of a corrupted file"):
+        _expect_checkpoint_error(folder / "bad.rtc")
+
+
+def _rechecksum(body):
+    return body + hashlib.sha256(body).digest()
+
+
+@_FUZZ
+@given(flips=st.lists(st.tuples(st.integers(20, 10 ** 6), st.integers(1, 255)), min_size=1, max_size=6))
+def test_fuzz_corruption_behind_a_valid_checksum(flips, fuzz_file):
+    # The checksum is recomputed after the flips, so the header parser and the entry checks see the damage.
+    folder, blob = fuzz_file
+    body = bytearray(blob[:-32])
+    for pos, mask in flips:
+        body[20 + pos % (len(body) - 20)] ^= mask
+    bad = _rechecksum(bytes(body))
+    (folder / "bad.rtc").write_bytes(bad)
+    with hang_guard(30, "rt.load of a corrupted file"):
+        _load_or_checkpoint_error(folder / "bad.rtc", len(bad))
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=8),
+                     lambda inner: (st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                     max_leaves=12)
+_odd_int = st.integers(-2, 300) | st.sampled_from([2 ** 31, 2 ** 62, 2 ** 64 + 1, -2 ** 63])
+_tree = st.recursive(_json | st.builds(lambda i: {"tensor": i}, st.integers(-1, 6)),
+                     lambda inner: st.builds(lambda k, v: {k: v}, st.sampled_from(["list", "tuple", "dict", "float",
+                                                                                   "dtype", "tensor"]),
+                                             st.lists(inner, max_size=3) | inner), max_leaves=10)
+
+
+@st.composite
+def _crafted_files(draw):
+    """(header, data): entries that are mostly plausible (sizes consistent, offsets inside the data, in-range
+    tensor references), so that the checks behind the header parser get exercised, not just the parser."""
+    def mostly(plausible, odd):  # the odd value one time in ten
+        return draw(odd if draw(st.integers(0, 9)) == 0 else plausible)
+
+    entries = []
+    for _ in range(draw(st.integers(0, 5))):
+        dtype = mostly(st.sampled_from(list(NP_DTYPE_NAMES)), st.sampled_from(["float16", "object"]))
+        shape = [mostly(st.integers(0, 6), _odd_int) for _ in range(draw(st.integers(0, 3)))]
+        size = math.prod(shape) * np.dtype(NP_DTYPE_NAMES.get(dtype, "<f2")).itemsize
+        entry = {"dtype": dtype, "shape": shape, "offset": mostly(st.integers(0, 128), _odd_int),
+                 "nbytes": mostly(st.just(size), _odd_int)}
+        if draw(st.booleans()):
+            entry["requires_grad"] = mostly(st.booleans(), _json)
+        entries.append(mostly(st.just(entry), _json))
+    end = max([e["offset"] + e["nbytes"] for e in entries if isinstance(e, dict) and "nbytes" in e] + [0])
+    data = draw(st.binary(min_size=min(max(end, 0), 1024), max_size=min(max(end, 0), 1024) + 16))
+    data_len = mostly(st.just(len(data)), _odd_int | _json)
+    return _hdr(draw(_tree), entries, data_len), data
+
+
+@_FUZZ
+@given(crafted=_crafted_files())
+def test_fuzz_crafted_headers(crafted, fuzz_file):
+    folder, _ = fuzz_file
+    header, data = crafted
+    (folder / "c.rtc").write_bytes(_craft(header, data))
+    with hang_guard(30, "rt.load of a crafted file"):
+        _load_or_checkpoint_error(folder / "c.rtc", len(data))

@@ -53,6 +53,9 @@ def _values(domain, shape, r):
     elif domain == "kinks":  # exact zeros, ties, the clamp bounds 0 and 1
         v = np.array([[-1.0, 0.0, 1.0, 2.0], [2.0, 2.0, 0.0, -1.0], [1.0, -1.0, 1.0, 0.0]])
         assert v.shape == shape
+    elif domain == "nonfinite":  # NaN, +-inf and signed zeros
+        v = np.array([[np.nan, np.inf, -np.inf, 0.0], [-0.0, 1.0, -2.0, np.nan], [np.inf, 3.0, -1.0, 0.5]])
+        assert v.shape == shape
     elif domain == "kinks_exp":  # exponents, including 0 and 1
         v = np.array([0.0, 0.0, 1.0, 3.0])
         assert v.shape == shape
@@ -151,6 +154,8 @@ OPS = {
     "kink_leaky_relu": (lambda L, a: L.leaky_relu(a, 0.1), [((3, 4), "kinks")], EW),
     "kink_clamp_bounds": (lambda L, a: a.clamp(0, 1), [((3, 4), "kinks")], EW),
     "kink_sign": (lambda L, a: a.sign(), [((3, 4), "kinks")], EW),
+    "nonfinite_sign": (lambda L, a: a.sign(), [((3, 4), "nonfinite")], EW),  # sign(NaN) = 0 in torch
+    "nonfinite_abs": (lambda L, a: a.abs(), [((3, 4), "nonfinite")], EW),  # so abs's gradient at NaN is 0
     "tie_maximum": (lambda L, a, b: L.maximum(a, b), [((3, 4), "kinks"), ((4,), "kinks_exp")], EW),
     "tie_minimum": (lambda L, a, b: L.minimum(a, b), [((3, 4), "kinks"), ((4,), "kinks_exp")], EW),
     "tie_max_all": (lambda L, a: a.max(), [((3, 4), "kinks")], EW),

@@ -363,6 +363,63 @@ def test_gradient_monitor_names_layer_with_nonfinite_weights():
     assert len(h) == 1
 
 
+class PoisonGradient(Callback):
+    """Puts `value` into one gradient element of layer `layer` after the backward pass of batch `at` (the loss stays
+    finite), before GradientMonitor (order 0) looks; records the parameters before every batch."""
+
+    order = -1
+
+    def __init__(self, at, value, layer="2"):
+        self.at, self.value, self.layer, self.before = at, value, layer, []
+
+    def on_after_backward(self, batch, logs=None):
+        self.before.append(snapshot(self.model))
+        if batch == self.at:
+            grad = dict(self.model.named_parameters())[self.layer + ".weight"].grad
+            grad[0, 1] = self.value
+
+
+@pytest.mark.parametrize("every", [1, 3, 4, 7])
+@pytest.mark.parametrize("at,value", [(1, math.nan), (2, math.inf), (5, -math.inf)])
+def test_gradient_monitor_stops_before_any_nonfinite_gradient_is_applied(every, at, value):
+    rt.manual_seed(9)
+    model = xor_model()
+    poison = PoisonGradient(at, value)
+    with pytest.warns(RuntimeWarning, match=rf"gradient of layer '2' \(Linear\) is NaN/Inf at epoch 1, batch {at} "):
+        h = fit(model, nn.CrossEntropyLoss(), rt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                DataLoader(xor_data(), 20), 3, callbacks=[poison, GradientMonitor(every=every)], verbose=False)
+    assert len(poison.before) == at + 1 and len(h) == 1
+    after = snapshot(model)
+    assert all(np.array_equal(poison.before[at][k], after[k]) for k in after)  # the poisoned step was skipped
+    assert all(np.isfinite(v).all() for v in after.values())
+    assert f"batch {at}" in h.stop_reason
+
+
+def test_gradient_monitor_every_still_governs_the_statistics(monkeypatch):
+    measured = []
+    real = GradientMonitor.on_after_backward
+
+    def spy(self, batch, logs=None):
+        counts = dict(self._counts)
+        real(self, batch, logs)
+        measured.append(self._counts != counts)
+
+    monkeypatch.setattr(GradientMonitor, "on_after_backward", spy)
+    model = xor_model()
+    fit(model, nn.CrossEntropyLoss(), rt.optim.SGD(model.parameters(), lr=0.1), DataLoader(xor_data(), 20), 1,
+        callbacks=[GradientMonitor(every=3)], verbose=False)
+    assert measured == [b % 3 == 0 for b in range(10)]
+
+
+def test_gradient_monitor_tells_overflowing_squares_from_nonfinite_values():
+    # float32 values of 1e30 are finite, their squares are not: the norm is exploding, not NaN/Inf
+    model = xor_model()
+    with pytest.warns(RuntimeWarning, match=r"exploding gradients .* layer '2' \(Linear\): 1e\+30"):
+        h = fit(model, nn.CrossEntropyLoss(), rt.optim.SGD(model.parameters(), lr=0.0), DataLoader(xor_data(), 200), 1,
+                callbacks=[PoisonGradient(0, 1e30), GradientMonitor()], verbose=False)
+    assert h.stop_reason is None and len(h) == 1
+
+
 # ---------------------------------------------------------------- progress output
 
 def test_progress_is_one_line_per_epoch_when_not_a_tty(capsys):

@@ -113,8 +113,13 @@ static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs
     std::vector<Tensor> grads(n_in);
     py::tuple tup = py::isinstance<py::tuple>(res) ? res.cast<py::tuple>() : py::make_tuple(res);
     if (tup.size() != n_in) fail<RuntimeError>(cname, ".backward returned ", tup.size(), " gradients but forward had ", n_in, " tensor inputs");
-    for (size_t i = 0; i < n_in; ++i)
-      if (!tup[i].is_none()) grads[i] = tup[i].cast<Tensor>();
+    for (size_t i = 0; i < n_in; ++i) {
+      if (tup[i].is_none()) continue;
+      if (!py::isinstance<TensorImpl>(tup[i]))
+        fail<TypeError>(cname, ".backward returned ", std::string(py::str(py::type::of(tup[i]).attr("__name__"))), " as gradient ", i,
+                        "; expected a Tensor or None");
+      grads[i] = tup[i].cast<Tensor>();
+    }
     return grads;
   });
 }
@@ -150,8 +155,21 @@ static void place_openmp_workers() {
   }
 }
 
+// The Python stack of the op being recorded, for anomaly mode's error messages.
+static std::string python_stack() {
+  py::gil_scoped_acquire gil;
+  try {
+    return py::str("").attr("join")(py::module_::import("traceback").attr("format_stack")()).cast<std::string>();
+  } catch (const py::error_already_set&) {
+    return "(the Python stack could not be formatted)\n";
+  }
+}
+
 void bind_functions(py::module_& m) {
   place_openmp_workers();
+  set_forward_trace_hook(&python_stack);
+  m.def("_set_anomaly_enabled", &set_anomaly_enabled);
+  m.def("_is_anomaly_enabled", &anomaly_enabled);
   using GilRelease = py::call_guard<py::gil_scoped_release>;
   m.def("from_numpy", &from_numpy, py::arg("ndarray"),
         "A tensor sharing the NumPy array's memory (float32, float64, int64 or bool; native byte order; no negative strides).\n"

@@ -1,5 +1,9 @@
 #include "reticulum/autograd.h"
 
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <mutex>
 #include <unordered_map>
 
 #include "reticulum/ops.h"
@@ -8,7 +12,21 @@ namespace rt {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+std::atomic<bool> g_anomaly{false};
+std::atomic<std::string (*)()> g_trace_hook{nullptr};
+
+// Backward runs with the GIL released, so threads that share parameters accumulate into
+// the same .grad at once. One lock per leaf serialises that, as PyTorch's AccumulateGrad
+// does; a fixed table of locks chosen by address stands in for a mutex in every tensor.
+std::mutex& leaf_lock(const TensorImpl* leaf) {
+  static std::array<std::mutex, 64> locks;
+  return locks[(reinterpret_cast<uintptr_t>(leaf) >> 6) % locks.size()];
 }
+}  // namespace
+
+bool anomaly_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
+void set_anomaly_enabled(bool on) { g_anomaly.store(on); }
+void set_forward_trace_hook(std::string (*hook)()) { g_trace_hook.store(hook); }
 
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> stack;
@@ -50,10 +68,15 @@ static Tensor record_impl(const char* name, const Tensor& out, const Range& inpu
     if (t && t->requires_grad) {
       if (t->grad_fn) e.fn = t->grad_fn;
       else e.leaf = t;
+      e.shape = t->shape;
+      e.dtype = t->dtype;
+      e.device = t->device;
     }
     node->next.push_back(std::move(e));
   }
   node->backward = std::move(fn);
+  if (anomaly_enabled())
+    if (auto hook = g_trace_hook.load()) node->forward_trace = std::make_shared<const std::string>(hook());
   out->requires_grad = true;
   out->grad_fn = std::move(node);
   return out;
@@ -66,22 +89,58 @@ Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& in
   return record_impl(name, out, inputs, std::move(fn));
 }
 
+// What PyTorch's engine does to every gradient a node returns (validate_outputs): a
+// gradient of a broadcast shape is summed back to the input's shape, any other shape is an
+// error naming the node, another device is an error, another dtype is cast to the input's.
+// Without this a float64 gradient flowing into a float32 node's kernel is read as float32.
+static Tensor validated(const Node& n, size_t i, Tensor g, const Edge& e) {
+  if (g->device != e.device)
+    fail<RuntimeError>("backward: ", n.name, " returned a gradient on ", device_str(g->device), " at index ", i, " for an input on ",
+                       device_str(e.device));
+  if (g->shape != e.shape) {
+    bool reducible = g->shape.size() >= e.shape.size();
+    for (size_t k = 0; reducible && k < e.shape.size(); ++k) {
+      int64_t want = e.shape[e.shape.size() - 1 - k], got = g->shape[g->shape.size() - 1 - k];
+      reducible = want == got || want == 1;
+    }
+    if (!reducible)
+      fail<RuntimeError>("backward: ", n.name, " returned an invalid gradient at index ", i, " - got ", shape_str(g->shape),
+                         " but expected shape compatible with ", shape_str(e.shape));
+    g = sum_to(g, e.shape);
+  }
+  if (g->dtype != e.dtype) g = to_dtype(g, e.dtype);
+  return g;
+}
+
+// Anomaly mode: the first node whose backward returns a NaN or an infinity is named, with
+// the Python stack of the forward call that recorded it.
+static void check_finite(const Node& n, size_t i, const Tensor& g) {
+  if (!is_floating(g->dtype) || g->numel() == 0) return;
+  Tensor probe = to_dtype(sum(mul_scalar(g, 0.0), {}, false), DType::Float64);  // 0 * x is NaN exactly where x is not finite
+  if (std::isfinite(*probe->data<double>())) return;
+  fail<RuntimeError>("backward: function '", n.name, "' returned non-finite values (NaN or inf) in its ", i,
+                     "th output. The forward call that created it:\n",
+                     n.forward_trace ? *n.forward_trace : std::string("(not recorded: it ran before anomaly mode was on)\n"));
+}
+
 // Leaf .grad is always a contiguous tensor of the leaf's shape and dtype that the
 // leaf owns alone, so later accumulation (and optimizers) can write it in place.
+// g arrives validated (the leaf's shape and dtype).
 static void accumulate(const Tensor& leaf, const Tensor& g) {
-  if (g->shape != leaf->shape)
-    fail<RuntimeError>("backward: gradient shape ", shape_str(g->shape), " does not match tensor shape ", shape_str(leaf->shape));
+  std::lock_guard<std::mutex> lock(leaf_lock(leaf.get()));
   if (!leaf->grad) {
-    bool owned = g.use_count() <= 2 && g->storage.use_count() == 1 && g->offset == 0 && g->is_contiguous() && g->dtype == leaf->dtype;
-    leaf->grad = owned ? detach(g) : g->dtype == leaf->dtype ? clone(g) : to_dtype(g, leaf->dtype);  // both copy to a fresh contiguous tensor
+    bool owned = g.use_count() <= 2 && g->storage.use_count() == 1 && g->offset == 0 && g->is_contiguous();
+    leaf->grad = owned ? detach(g) : clone(g);  // clone copies to a fresh contiguous tensor
     return;
   }
   Tensor acc = leaf->grad;
-  if (acc->shape != leaf->shape || !acc->is_contiguous())  // p.data or p.grad.data was rebound since
-    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), acc->is_contiguous() ? "" : ", not contiguous",
-                       ") does not match the tensor (shape ", shape_str(leaf->shape), ")");
-  Tensor src = g->dtype == acc->dtype ? g : to_dtype(g, acc->dtype);
-  backend(acc).binary(BinaryOp::Add, acc, src, acc);
+  if (acc->shape != leaf->shape)  // p.data or p.grad.data was rebound to another shape since
+    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), ") does not match the tensor (shape ", shape_str(leaf->shape), ")");
+  if (acc->shape == g->shape && acc->dtype == g->dtype && acc->device == g->device && acc->is_contiguous()) {
+    backend(acc).binary(BinaryOp::Add, acc, g, acc);
+  } else {  // a .grad the user assigned (a view, say): never write through it
+    leaf->grad = add(acc, g);
+  }
 }
 
 void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
@@ -93,6 +152,10 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
     grad = ones(root->shape, root->dtype);
   } else if (grad->shape != root->shape) {
     fail<RuntimeError>("backward: gradient has shape ", shape_str(grad->shape), " but the tensor has shape ", shape_str(root->shape));
+  } else if (grad->device != root->device) {
+    fail<RuntimeError>("backward: gradient is on ", device_str(grad->device), " but the tensor is on ", device_str(root->device));
+  } else if (grad->dtype != root->dtype) {
+    grad = to_dtype(grad, root->dtype);  // PyTorch accepts a gradient of another dtype and casts it
   }
   GradModeGuard no_grad(false);
   if (!root->grad_fn) {
@@ -140,9 +203,14 @@ void run_backward(const Tensor& root, Tensor grad, bool retain_graph) {
       grads = n->backward(g, *n);
       if (!retain_graph) n->release();
     }
+    const bool anomaly = anomaly_enabled();
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
-      Tensor gi = i < grads.size() ? grads[i] : Tensor{};
+      Tensor gi = i < grads.size() && e.active() ? grads[i] : Tensor{};
+      if (gi) {
+        gi = validated(*n, i, std::move(gi), e);
+        if (anomaly) check_finite(*n, i, gi);
+      }
       if (e.leaf) {
         if (gi) accumulate(e.leaf, gi);
       } else if (e.fn) {

@@ -76,7 +76,12 @@ def _parse_key(t, key):
             out = out._slice(dim, start, stop, step)
             dim += 1
         elif isinstance(k, Tensor):
-            if k.dtype == _dtype.bool:
+            if k.dtype == _dtype.bool and k.ndim == 0:  # x[True] / x[False]: a new axis of length 1 / 0, as PyTorch
+                out = out.unsqueeze(dim)
+                if not k.item():
+                    out = out._slice(dim, 0, 0, 1)
+                dim += 1
+            elif k.dtype == _dtype.bool:
                 if tuple(k.shape) != tuple(out.shape[dim:dim + k.ndim]):
                     raise IndexError(f"the shape of the mask {tuple(k.shape)} does not match the shape of the indexed "
                                      f"tensor {tuple(out.shape)} at dimension {dim}")
@@ -157,6 +162,14 @@ def _setitem(self, key, value):
             mask = key.reshape(*key.shape, *([1] * (self.ndim - key.ndim)))
             self.copy_(_C.where(mask, src.reshape(()), self))
             return
+        if isinstance(key, Tensor) and key.dtype == _dtype.bool and key.ndim > 1:  # x[mask] = values, mask over several dims
+            # One index over the flattened masked dims (a copy: self need not be viewable that way), then write back.
+            if tuple(key.shape) != tuple(self.shape[:key.ndim]):
+                raise IndexError(f"setitem: mask of shape {tuple(key.shape)} does not match the tensor's shape {tuple(self.shape)}")
+            flat = self.reshape(-1, *self.shape[key.ndim:]).clone()
+            flat[key.reshape(-1)] = src
+            self.copy_(flat.reshape(*self.shape))
+            return
         view, adv = _parse_key(self, key)
         if not adv:
             view.copy_(src)
@@ -172,6 +185,12 @@ def _setitem(self, key, value):
 def _reshape_values(src, idx, view, d):
     """Values for x[..., idx, ...] = src, laid out with idx flattened."""
     want = (*view.shape[:d], *idx.shape, *view.shape[d + 1:])
+    if tuple(src.shape) != want:
+        try:
+            _broadcast_shape(tuple(src.shape), want)
+        except IndexError:
+            raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast to "
+                               f"indexing result of shape {want}") from None
     full = src.expand(*want) if tuple(src.shape) != want else src
     return full.reshape(*view.shape[:d], -1, *view.shape[d + 1:])
 

@@ -1,17 +1,19 @@
 """The ``reticulum`` command line: train, evaluate and experiment.
 
     reticulum train                       # CNN on the built-in 8x8 digits, ~98% test accuracy in seconds
-    reticulum train --dataset mnist --data-root ~/data/mnist --model lenet --epochs 5
+    reticulum train --dataset mnist --data-root ~/data/mnist --download --model lenet --epochs 5
     reticulum evaluate reticulum-run/checkpoint.rtc
     reticulum experiment                  # lists the experiments; reticulum experiment NAME runs one
 """
 import argparse
 import importlib
 import json
+import math
 import os
 import pkgutil
 import sys
 import time
+import warnings
 
 __all__ = ["main", "build_parser", "available_experiments"]
 
@@ -26,17 +28,67 @@ class CLIError(Exception):
     """A user-facing error: printed as 'reticulum: error: ...' with exit status 2."""
 
 
+class TrainingDiverged(Exception):
+    """The loss or a gradient went non-finite: printed as an error, exit status 1."""
+
+
 # ---------------------------------------------------------------- data
 
-def _load_dataset(name, root, train):
+DEFAULT_DATA_ROOT = "data"
+
+
+def _data_root(dataset, root):
+    """The absolute data folder for `dataset` (None for the built-in digits)."""
+    if dataset == "digits":
+        if root is not None:
+            raise CLIError("--data-root is only read for mnist and fashion-mnist; the digits are built in")
+        return None
+    return os.path.abspath(os.path.expanduser(root if root is not None else DEFAULT_DATA_ROOT))
+
+
+def _load_dataset(name, root, train, download=False):
     from .vision import datasets
     if name == "digits":
         return datasets.Digits(train=train)
-    if root is None:
-        raise CLIError(f"--dataset {name} needs --data-root: a folder with the four IDX files "
-                       "(train-images-idx3-ubyte.gz, ...); nothing is downloaded")
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    return cls(os.path.expanduser(root), train=train)
+    try:
+        return cls(root, train=train, download=download)
+    except FileNotFoundError as e:
+        raise CLIError(f"{e} With the command line: --download.") from None
+
+
+# What makes two runs the same run: --resume continues only with these unchanged.
+RUN_ARGS = ("dataset", "data_root", "model", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "val_fraction")
+
+
+def _check_run_folder(args, run):
+    """Refuses to overwrite a previous run unless asked; returns the checkpoint to resume from, or None."""
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} is a file; give a folder for the checkpoint, history and plot")
+    ckpt_path = os.path.join(args.out, CHECKPOINT_NAME)
+    if not os.path.exists(ckpt_path):
+        if args.resume:
+            raise CLIError(f"--resume: {args.out} holds no checkpoint ({CHECKPOINT_NAME}) to continue from")
+        return None
+    if args.force:
+        return None
+    from .train import load_checkpoint
+    try:
+        ckpt = load_checkpoint(ckpt_path)
+    except (ValueError, OSError) as e:
+        raise CLIError(f"{ckpt_path} exists but cannot be read ({e}); start over with --force or choose another --out")
+    if not args.resume:
+        raise CLIError(f"{args.out} already holds a run (checkpoint after epoch {ckpt.get('epoch')}). Continue it with "
+                       f"--resume, start over with --force, or choose another --out")
+    saved = (ckpt.get("extra") or {}).get("run")
+    if not isinstance(saved, dict):
+        raise CLIError(f"{ckpt_path} does not record its run's arguments (written by an older reticulum); "
+                       "start over with --force")
+    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {run[k]!r}" for k in RUN_ARGS if saved.get(k) != run[k]]
+    if changed:
+        raise CLIError("--resume continues a run with the same arguments; these differ from the saved run: "
+                       + ", ".join(changed))
+    return ckpt_path
 
 
 def _augmentation(image_size):
@@ -61,7 +113,7 @@ def _loaders(args, normalize, train_set, seed):
         train_part = full
     t = normalize
     if args.augment:
-        t = transforms.Compose([_augmentation(train_set.data.shape[-1]), normalize])
+        t = transforms.Compose([_augmentation(full.tensors[0].shape[-1]), normalize])
     train = DataLoader(train_part, batch_size=args.batch_size, shuffle=True, seed=seed, transform=t)
     return train, val
 
@@ -80,7 +132,7 @@ def _make_optimizer(name, params, lr):
 def cmd_train(args):
     import reticulum as rt
     from . import models, nn, optim
-    from .train import ModelCheckpoint, evaluate, fit
+    from .train import GradientMonitor, ModelCheckpoint, evaluate, fit
     from .vision import transforms
 
     t_start = time.perf_counter()
@@ -92,20 +144,32 @@ def cmd_train(args):
         raise CLIError("--epochs and --batch-size must be >= 1")
     if not 0 <= args.val_fraction < 1:
         raise CLIError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise CLIError(f"--lr must be a positive finite number, got {args.lr}")
+    if args.resume and args.force:
+        raise CLIError("--resume and --force contradict each other: continue the run, or start it over")
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     say = (lambda *a: None) if args.quiet else print
+    data_root = _data_root(args.dataset, args.data_root)
+    run = {k: getattr(args, k) for k in RUN_ARGS}
+    run.update(data_root=data_root, lr=lr)
 
     rt.manual_seed(args.seed)
-    train_set = _load_dataset(args.dataset, args.data_root, True)
-    test_set = _load_dataset(args.dataset, args.data_root, False)
-    pixels = train_set.data.numpy()
+    if args.download and args.dataset == "digits":
+        raise CLIError("--download is for mnist and fashion-mnist; the digits are built in")
+    train_set = _load_dataset(args.dataset, data_root, True, args.download)
+    test_set = _load_dataset(args.dataset, data_root, False)
+    resume_from = _check_run_folder(args, run)
+    images = train_set.as_tensor_dataset().tensors[0]  # float32 [N, C, H, W] in [0, 1]
+    pixels = images.numpy()
     mean, std = float(pixels.mean()), float(pixels.std())
     normalize = transforms.Normalize((mean,), (std,))
     train_loader, val_loader = _loaders(args, normalize, train_set, args.seed)
 
-    _, c, h, w = train_set.data.shape
+    _, c, h, w = images.shape
     config = {"model": args.model, "in_channels": int(c), "image_size": [int(h), int(w)],
-              "num_classes": len(train_set.classes), "dataset": args.dataset, "mean": mean, "std": std}
+              "num_classes": len(train_set.classes), "dataset": args.dataset, "data_root": data_root,
+              "mean": mean, "std": std, "run": run}
     model = models.get_model(args.model, in_channels=config["in_channels"], image_size=(h, w),
                              num_classes=config["num_classes"])
     optimizer = _make_optimizer(args.optimizer, model.parameters(), lr)
@@ -119,8 +183,17 @@ def cmd_train(args):
         f"{len(val_loader.dataset) if val_loader else 0} validation / {len(test_set)} test images, "
         f"{args.epochs} epochs, {args.optimizer} lr {lr:g}, batch size {args.batch_size}, "
         f"{rt.get_num_threads()} thread(s)")
-    history = fit(model, loss_fn, optimizer, train_loader, args.epochs, val_loader=val_loader, scheduler=scheduler,
-                  callbacks=[ModelCheckpoint(ckpt_path, extra=config)], verbose=not args.quiet, seed=args.seed)
+    # Checks every batch's gradients before the optimizer step (1-3% of a step), so a diverging run stops
+    # with the layer named instead of training on NaN.
+    monitor = GradientMonitor(every=50)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="GradientMonitor stopped training")  # reported below, as an error
+        history = fit(model, loss_fn, optimizer, train_loader, args.epochs, val_loader=val_loader, scheduler=scheduler,
+                      callbacks=[monitor, ModelCheckpoint(ckpt_path, extra=config)], verbose=not args.quiet,
+                      seed=args.seed, resume_from=resume_from)
+    if monitor.stop_training:
+        raise TrainingDiverged(f"{monitor.stop_reason}. The parameters before that step are in {ckpt_path}; "
+                               f"try a smaller --lr (this run used {lr:g})")
     train_time = sum(history["epoch_time"])
 
     from .utils.data import DataLoader
@@ -157,15 +230,19 @@ def cmd_evaluate(args):
     if not isinstance(config, dict) or "model" not in config:
         raise CLIError(f"{args.checkpoint} has no model configuration (it was not written by `reticulum train`)")
     dataset = args.dataset or config["dataset"]
+    data_root = args.data_root
+    if data_root is None and dataset == config["dataset"]:
+        data_root = config.get("data_root")  # where the model was trained from
     model = models.get_model(config["model"], in_channels=config["in_channels"],
                              image_size=tuple(config["image_size"]), num_classes=config["num_classes"])
     model.load_state_dict(ckpt["model"])
-    test_set = _load_dataset(dataset, args.data_root, False)
-    if tuple(test_set.data.shape[1:]) != (config["in_channels"], *config["image_size"]):
+    test_set = _load_dataset(dataset, _data_root(dataset, data_root), False)
+    test_data = test_set.as_tensor_dataset()
+    if tuple(test_data.tensors[0].shape[1:]) != (config["in_channels"], *config["image_size"]):
         raise CLIError(f"the checkpoint's model takes {config['in_channels']}x{config['image_size'][0]}x"
-                       f"{config['image_size'][1]} images, --dataset {dataset} has {tuple(test_set.data.shape[1:])}")
+                       f"{config['image_size'][1]} images, --dataset {dataset} has {tuple(test_data.tensors[0].shape[1:])}")
     normalize = transforms.Normalize((config["mean"],), (config["std"],))
-    loader = DataLoader(test_set.as_tensor_dataset(), batch_size=args.batch_size, transform=normalize)
+    loader = DataLoader(test_data, batch_size=args.batch_size, transform=normalize)
     result = evaluate(model, loader, ("accuracy",), nn.CrossEntropyLoss())
     print(f"{config['model']} after epoch {ckpt['epoch']} on the {dataset} test set ({len(test_set)} images): "
           f"loss {result['loss']:.4f}, accuracy {100 * result['accuracy']:.2f}%")
@@ -223,7 +300,10 @@ def build_parser():
                        description="Train an image classifier, print its test accuracy and write a checkpoint, the "
                                    "history (JSON) and learning curves (PNG, needs reticulum[plot]) into --out.")
     t.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default: digits, built in)")
-    t.add_argument("--data-root", default="data", help="folder with the IDX files for mnist / fashion-mnist (default: ./data)")
+    t.add_argument("--data-root", default=None,
+                   help=f"folder with the IDX files for mnist / fashion-mnist (default: ./{DEFAULT_DATA_ROOT})")
+    t.add_argument("--download", action="store_true",
+                   help="download mnist / fashion-mnist into --data-root if the files are missing (checked by md5)")
     t.add_argument("--model", choices=MODEL_NAMES, default="cnn-bn", help="architecture (default: cnn-bn)")
     t.add_argument("--epochs", type=int, default=10, help="number of epochs (default: 10)")
     t.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
@@ -237,6 +317,9 @@ def build_parser():
                    help="fraction of the training set held out for validation (default: 0.1; 0 disables)")
     t.add_argument("--out", default="reticulum-run", help="output folder (default: ./reticulum-run)")
     t.add_argument("--quiet", action="store_true", help="no progress output, only the test accuracy")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint (same arguments), exactly as if never stopped")
+    t.add_argument("--force", action="store_true", help="start over, overwriting the run already in --out")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint written by `reticulum train` on a test set")
@@ -268,7 +351,7 @@ def main(argv=None):
     except CLIError as e:
         print(f"reticulum {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, TrainingDiverged) as e:
         print(f"reticulum {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -16,15 +16,27 @@ and one-key objects {"list": [...]}, {"tuple": [...]}, {"dict": [[key, value], .
 types, so an untrusted file cannot run code; any truncation or corruption is detected by
 the size checks and the checksum and raises CheckpointError.
 
+Loading allocates at most about the file's size: tensor entries may not overlap or reach past the
+data section, bool bytes must be 0 or 1, and only regular files are read (a FIFO would block
+forever, a device such as /dev/zero never ends).
+
 Writes are atomic: the file is written to a temporary name in the same folder, fsynced
-and renamed over the target, so a crash mid-save leaves the previous checkpoint intact.
+and renamed over the target, so a crash mid-save leaves the previous checkpoint intact. A symlink
+is written through (its target is replaced, as open() would write into it). The temporary name
+".<name>.<pid>-<random>.tmp" carries the writer's pid, and the writer holds an exclusive flock on
+it until the rename; a later save of the same name removes the temporary files of writers that
+were killed (pid not running and lock free), so SIGKILLs do not pile up orphans.
 """
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
+import re
+import secrets
+import stat
 import struct
-import tempfile
 
 from . import _C
 from ._C import Tensor
@@ -90,21 +102,21 @@ def save(obj, path):
     for b in blobs:
         digest.update(b)
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    target = _resolve_target(path)
+    folder, base = os.path.split(target)
+    _remove_stale_temp_files(folder, base)  # first: an orphan may hold the disk space this save needs
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}-{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask: the usual file mode
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint gets the usual file mode
         with os.fdopen(fd, "wb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held until after the rename: marks the temp file as in use
             f.write(head)
             for b in blobs:
                 f.write(b)
             f.write(digest.digest())
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -119,6 +131,57 @@ def save(obj, path):
             os.close(dfd)
     except OSError:
         pass
+
+
+def _resolve_target(path):
+    """The file that save() replaces: `path` with every symlink resolved, so that a link is written through
+    to its target (as open() would) instead of being replaced by a regular file."""
+    path = os.fspath(path)
+    target = os.path.realpath(path)
+    if os.path.islink(target):  # realpath stops at a symlink loop; open() would fail with ELOOP
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+    return target
+
+
+def _pid_running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    except OverflowError:  # beyond the range of pids: not a process
+        return False
+    return True
+
+
+def _remove_stale_temp_files(folder, base):
+    """Removes the temp files of earlier saves to `base` whose writer was killed mid-write. A temp file is stale
+    when the pid in its name is not running and its flock is free. The lock alone is not enough: a live writer
+    creates its file an instant before locking it. The pid alone is not enough either: a writer in another pid
+    namespace (a container sharing the folder) can have a pid that is not running here."""
+    pattern = re.compile(re.escape(f".{base}.") + r"(\d+)-[0-9a-f]{16}\.tmp")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None or _pid_running(int(m.group(1))):
+            continue
+        stale = os.path.join(folder, name)
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while a writer holds it
+                os.unlink(stale)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _decode(node, tensors, path):
@@ -136,7 +199,7 @@ def _decode(node, tensors, path):
             return {_hashable(_decode(k, tensors, path), path): _decode(x, tensors, path) for k, x in v}
         if kind == "float" and v in ("inf", "-inf", "nan"):
             return float(v)
-        if kind == "dtype" and v in _NP_DTYPES:
+        if kind == "dtype" and isinstance(v, str) and v in _NP_DTYPES:
             return getattr(_C.dtype, v)
     raise CheckpointError(f"load: {path} has a malformed object tree")
 
@@ -149,11 +212,82 @@ def _hashable(k, path):
     return k
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(mode, path):
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+        raise CheckpointError(f"load: {path} is {kind}; checkpoints are read from regular files only")
+
+
+def _read_regular_file(path):
+    """The bytes of `path`, which must be a regular file: reading a FIFO blocks until a writer comes, and a device
+    such as /dev/zero never ends, so neither is read. Reads the size that fstat reports, never more."""
+    _check_regular(os.stat(path).st_mode, path)  # before opening: opening some devices has side effects
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in after the stat must not block the open
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        _check_regular(st.st_mode, path)
+        return f.read(st.st_size)
+
+
+def _json_int(v):
+    if type(v) is not int:
+        raise TypeError(f"expected an integer, got {v!r}")
+    return v
+
+
+def _tensor_layouts(entries, data_len, path):
+    """Validates the tensor entries: [(dtype name, NumPy dtype, shape, offset, nbytes, requires_grad)].
+    The entries' byte ranges lie inside the data section and do not overlap, so the tensors together take no
+    more memory than the file: aliasing entries could otherwise turn a small file into gigabytes."""
+    layouts = []
+    for i, e in enumerate(entries):
+        try:
+            dt = e["dtype"]
+            np_dt = _np().dtype(_NP_DTYPES[dt])
+            shape = [_json_int(s) for s in e["shape"]]
+            off, nbytes = _json_int(e["offset"]), _json_int(e["nbytes"])
+            requires_grad = e.get("requires_grad", False)
+            if type(requires_grad) is not bool:
+                raise TypeError("requires_grad must be a bool")
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"load: {path} has a malformed entry for tensor {i}") from None
+        extent = math.prod(max(s, 1) for s in shape) * np_dt.itemsize  # what strides span, even when empty
+        if (any(s < 0 for s in shape) or len(shape) > 64 or extent >= 2 ** 62
+                or math.prod(shape) * np_dt.itemsize != nbytes or off < 0 or off + nbytes > data_len):
+            raise CheckpointError(f"load: {path}: tensor {i} (shape {shape}, {dt}) does not fit the data section")
+        if requires_grad and dt not in ("float32", "float64"):
+            raise CheckpointError(f"load: {path}: tensor {i} of dtype {dt} is marked requires_grad")
+        layouts.append((dt, np_dt, shape, off, nbytes, requires_grad))
+    by_offset = sorted((off, off + nbytes, i) for i, (_, _, _, off, nbytes, _) in enumerate(layouts) if nbytes)
+    for (start_i, end_i, i), (start_j, end_j, j) in zip(by_offset, by_offset[1:]):
+        if start_j < end_i:
+            raise CheckpointError(f"load: {path}: tensor {j} (data bytes {start_j} to {end_j}) overlaps tensor {i} "
+                                  f"(bytes {start_i} to {end_i}); entries must not share data")
+    return layouts
+
+
+def _build_tensor(blob, start, layout, i, path):
+    np = _np()
+    dt, np_dt, shape, off, nbytes, requires_grad = layout
+    raw = np.frombuffer(blob, dtype=np.uint8, count=nbytes, offset=start + off)
+    if dt == "bool" and nbytes and raw.max() > 1:
+        k = int(np.argmax(raw > 1))
+        raise CheckpointError(f"load: {path}: bool tensor {i} holds byte {raw[k]} at element {k}; bool bytes must "
+                              "be 0 or 1")
+    arr = raw.view(np_dt).reshape(shape).astype(np_dt.newbyteorder("="), copy=False)
+    t = _C._from_numpy_copy(np.ascontiguousarray(arr) if arr.ndim else arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
 def load(path, map_location=None, weights_only=True):
     """Reads a checkpoint written by save(). Never executes code from the file."""
-    np = _np()
-    with open(path, "rb") as f:
-        blob = f.read()
+    blob = _read_regular_file(path)
     fixed = len(MAGIC) + 12
     if len(blob) < fixed + 32 or blob[:len(MAGIC)] != MAGIC:
         raise CheckpointError(f"load: {path} is not a reticulum checkpoint (missing magic bytes)")
@@ -162,12 +296,12 @@ def load(path, map_location=None, weights_only=True):
         raise CheckpointError(f"load: {path} has format version {version}; this reticulum reads version {VERSION}")
     if fixed + hlen + 32 > len(blob):
         raise CheckpointError(f"load: {path} is truncated (header of {hlen} bytes does not fit in {len(blob)} bytes)")
-    body, digest = blob[:-32], blob[-32:]
+    body, digest = memoryview(blob)[:-32], blob[-32:]
     if hashlib.sha256(body).digest() != digest:
         raise CheckpointError(f"load: {path} is corrupted or truncated (checksum mismatch)")
     try:
         header = json.loads(blob[fixed:fixed + hlen].decode("utf-8"))
-        entries, data_len, tree = header["tensors"], int(header["data_len"]), header["tree"]
+        entries, data_len, tree = header["tensors"], _json_int(header["data_len"]), header["tree"]
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise TypeError("'tensors' must be a list of objects")
     except (ValueError, KeyError, TypeError, RecursionError) as e:
@@ -175,23 +309,8 @@ def load(path, map_location=None, weights_only=True):
     start = fixed + hlen + ((-(fixed + hlen)) % _ALIGN)
     if start + data_len != len(body):
         raise CheckpointError(f"load: {path} has {len(body) - start} bytes of tensor data, the header says {data_len}")
-    tensors = []
-    for i, e in enumerate(entries):
-        try:
-            dt, shape, off, nbytes = e["dtype"], [int(s) for s in e["shape"]], int(e["offset"]), int(e["nbytes"])
-            np_dt = np.dtype(_NP_DTYPES[dt])
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"load: {path} has a malformed entry for tensor {i}") from None
-        count = math.prod(shape)
-        if any(s < 0 for s in shape) or count * np_dt.itemsize != nbytes or off < 0 or off + nbytes > data_len:
-            raise CheckpointError(f"load: {path}: tensor {i} (shape {shape}, {dt}) does not fit the data section")
-        arr = np.frombuffer(blob, dtype=np_dt, count=count, offset=start + off).reshape(shape).astype(np_dt.newbyteorder("="))
-        t = _C._from_numpy_copy(np.ascontiguousarray(arr) if arr.ndim else arr)
-        if e.get("requires_grad"):
-            if dt not in ("float32", "float64"):
-                raise CheckpointError(f"load: {path}: tensor {i} of dtype {dt} is marked requires_grad")
-            t.requires_grad_(True)
-        tensors.append(t)
+    layouts = _tensor_layouts(entries, data_len, path)
+    tensors = [_build_tensor(blob, start, layout, i, path) for i, layout in enumerate(layouts)]
     try:
         return _decode(tree, tensors, path)
     except RecursionError:

@@ -57,6 +57,9 @@ Tensor to_dtype(const Tensor& x, DType dtype);
 Tensor clone(const Tensor& x);
 Tensor contiguous(const Tensor& x);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// GEMM-based ops (matmul, linear, convolution) and BCE take one dtype, as in PyTorch, which
+// refuses to mix them there rather than promote.
+void check_same_dtype(const char* op, const char* name_a, const Tensor& a, const char* name_b, const Tensor& b);
 // Sums a broadcast gradient back to `shape` (the inverse of expand).
 Tensor sum_to(const Tensor& g, const Shape& shape);
 

@@ -42,6 +42,13 @@ using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
 template <class T>
 using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
 
+// -1, 0 or 1, and 0 for NaN as PyTorch's sign (Eigen's sign() keeps NaN): abs's gradient at NaN
+// is then 0, so l1_loss at a NaN element gives a zero gradient as in PyTorch.
+template <class T>
+static auto sign_of(const CArr<T>& x) {
+  return (x > T(0)).template cast<T>() - (x < T(0)).template cast<T>();
+}
+
 template <class T>
 static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a) {
   CArr<T> x(xp, n);
@@ -51,7 +58,7 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
     case UnaryOp::Neg: o = -x; break;
     case UnaryOp::Abs: o = x.abs(); break;
     case UnaryOp::Relu: o = (x <= T(0)).select(T(0), x); break;  // NaN stays NaN
-    case UnaryOp::Sign: o = x.sign(); break;
+    case UnaryOp::Sign: o = sign_of(x); break;
     case UnaryOp::Clamp: o = x.max(A).min(B); break;
     case UnaryOp::LeakyRelu: o = (x > T(0)).select(x, x * A); break;
     case UnaryOp::Heaviside:
@@ -98,7 +105,7 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
   const T A = static_cast<T>(a.a), B = static_cast<T>(a.b);
   switch (op) {
     case UnaryOp::Neg: g = -gy; break;
-    case UnaryOp::Abs: g = gy * x.sign(); break;
+    case UnaryOp::Abs: g = gy * sign_of(x); break;
     case UnaryOp::Exp: g = gy * y; break;
     case UnaryOp::Log: g = gy / x; break;
     case UnaryOp::Sqrt: g = gy / (T(2) * y); break;

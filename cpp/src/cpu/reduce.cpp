@@ -85,8 +85,9 @@ void softmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64
         const T* xs = xp + a * r * inner + i;
         T* os = op + a * r * inner + i;
         T m = -std::numeric_limits<T>::infinity();
+        // No special case for infinite maxima: as in PyTorch, a row holding +inf (inf - inf) or only
+        // -inf (-inf + inf) comes out all NaN, and so does its gradient.
         for (int64_t j = 0; j < r; ++j) m = std::max(m, xs[j * inner]);
-        if (std::isinf(m)) m = 0;  // all -inf (or +inf) rows: keep exp finite where possible
         Acc<T> s = 0;
         for (int64_t j = 0; j < r; ++j) {
           T ev = std::exp(xs[j * inner] - m);

@@ -22,6 +22,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+void check_same_dtype(const char* op, const char* name_a, const Tensor& a, const char* name_b, const Tensor& b) {
+  if (a && b && a->dtype != b->dtype)
+    fail<RuntimeError>(op, ": expected ", name_a, " and ", name_b, " to have the same dtype, got ", dtype_name(a->dtype), " and ",
+                       dtype_name(b->dtype), "; convert one with .to(dtype)");
+}
+
 // Stride-0 view of t at a broadcast shape, for kernels (no autograd).
 static Tensor broadcast_view(const Tensor& t, const Shape& shape) {
   if (t->shape == shape) return t;
@@ -87,7 +93,16 @@ static DType arith_dtype(const Tensor& a, const Tensor& b) {
   return d == DType::Bool ? DType::Int64 : d;
 }
 
+// add, mul, maximum and minimum of two bools stay bool in PyTorch (or, and, or, and): the
+// kernels have no bool arithmetic, so compute in int64 and cast back (nonzero is true).
+// Returns null when the result is not bool.
+static Tensor bool_result(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (result_type(a, b) != DType::Bool) return Tensor{};
+  return cast_raw(binary_raw(op, a, b, DType::Int64, name), DType::Bool);
+}
+
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (Tensor r = bool_result(BinaryOp::Add, a, b, "add")) return r;
   Tensor out = binary_raw(BinaryOp::Add, a, b, arith_dtype(a, b), "add");
   Shape sa = a->shape, sb = b->shape;
   return record("AddBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
@@ -96,7 +111,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("sub: subtraction of two bool tensors is not supported");
+  if (a->dtype == DType::Bool || b->dtype == DType::Bool)
+    fail<TypeError>("sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a mask use ~mask or logical_not()");
   Tensor out = binary_raw(BinaryOp::Sub, a, b, arith_dtype(a, b), "sub");
   Shape sa = a->shape, sb = b->shape;
   return record("SubBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
@@ -105,6 +121,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (Tensor r = bool_result(BinaryOp::Mul, a, b, "mul")) return r;
   Tensor out = binary_raw(BinaryOp::Mul, a, b, arith_dtype(a, b), "mul");
   Tensor da = detach(a), db = detach(b);
   return record("MulBackward0", out, {a, b}, [da, db](const Tensor& g, const Node& n) {
@@ -135,16 +152,18 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       ga = sum_to(mul(g, where(compare_scalar(CompareOp::Eq, db, 0.0), zeros({}, d->dtype), d)), da->shape);
     }
     if (n.needs(1)) {
-      // d/db a^b = a^b log a; taken as 0 where a == 0 (and b >= 0), as PyTorch does.
-      Tensor la = log(da);
-      Tensor safe = where(compare_scalar(CompareOp::Eq, da, 0.0), zeros_like(la), la);
-      gb = sum_to(mul(g, mul(dout, safe)), db->shape);
+      // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0, as PyTorch does (for b < 0
+      // it is inf * -inf: the limit, not a NaN).
+      Tensor d = mul(dout, log(to_dtype(da, dout->dtype)));  // log of an integer base would be float32
+      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0), zeros({}, DType::Bool));
+      gb = sum_to(mul(g, where(zero_base, zeros({}, d->dtype), d)), db->shape);
     }
     return std::vector<Tensor>{ga, gb};
   });
 }
 
 static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  if (Tensor r = bool_result(op, a, b, name)) return r;
   Tensor out = binary_raw(op, a, b, arith_dtype(a, b), name);
   Tensor da = detach(a), db = detach(b);
   CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;

@@ -18,9 +18,10 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
     fail<ValueError>("bmm: expected 3-d tensors, got shapes ", shape_str(a_in->shape), " and ", shape_str(b_in->shape));
   if (a_in->shape[0] != b_in->shape[0] || a_in->shape[2] != b_in->shape[1])
     fail<ValueError>("bmm: shapes ", shape_str(a_in->shape), " and ", shape_str(b_in->shape), " cannot be multiplied");
-  DType dt = promote(a_in->dtype, b_in->dtype);
+  check_same_dtype("matmul", "both operands", a_in, "", b_in);
+  DType dt = a_in->dtype;
   if (!is_floating(dt)) fail<TypeError>("matmul: expected floating point tensors, got ", dtype_name(a_in->dtype), " and ", dtype_name(b_in->dtype));
-  Tensor a = to_dtype(detach(a_in), dt), b = to_dtype(detach(b_in), dt);
+  Tensor a = detach(a_in), b = detach(b_in);
   if (!gemm_readable(a)) a = contiguous(a);
   if (!gemm_readable(b)) b = contiguous(b);
   Tensor out = empty({a->shape[0], a->shape[1], b->shape[2]}, dt, a->device);

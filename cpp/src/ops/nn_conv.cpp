@@ -58,6 +58,8 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   checked_numel({g.C, g.k[0], g.k[1], g.k[2], g.out[0], g.out[1], g.out[2]}, name);
   checked_numel(padded_input, name);
   checked_numel(padded_grad, name);
+  check_same_dtype(name, "input", x, "weight", w_in);
+  check_same_dtype(name, "input", x, "bias", b_in);
   DType dt = promote(x->dtype, w_in->dtype);
   if (!is_floating(dt)) fail<TypeError>(name, ": expected floating point input and weight, got ", dtype_name(x->dtype), " and ", dtype_name(w_in->dtype));
   Tensor xc = contiguous(to_dtype(detach(x), dt)), wc = contiguous(to_dtype(detach(w_in), dt));
@@ -82,6 +84,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     fail<ValueError>("linear: input shape ", shape_str(x->shape), " does not match weight ", shape_str(w->shape), " (expected last dim ", w->shape[1], ")");
   if (b && (b->ndim() != 1 || b->shape[0] != w->shape[0]))
     fail<ValueError>("linear: bias must have shape [", w->shape[0], "], got ", shape_str(b->shape));
+  check_same_dtype("linear", "input", x, "weight", w);
+  check_same_dtype("linear", "input", x, "bias", b);
   DType dt = promote(x->dtype, w->dtype);
   if (!is_floating(dt)) fail<TypeError>("linear: expected floating point tensors, got ", dtype_name(x->dtype), " and ", dtype_name(w->dtype));
   const int64_t in = w->shape[1], outf = w->shape[0];

@@ -77,6 +77,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
     // Class probabilities: -(sum_c w_c q_c log p_c), q smoothed toward uniform.
     if (target->shape != logits->shape)
       fail<ValueError>("cross_entropy: probability targets must have the input's shape ", shape_str(logits->shape), ", got ", shape_str(target->shape));
+    // There is no class index to ignore; PyTorch rejects any ignore_index but its default.
+    if (ignore_index != -100)
+      fail<RuntimeError>("cross_entropy: ignore_index is not supported for floating point (class probability) targets, got ignore_index ",
+                         ignore_index, " with target of shape ", shape_str(target->shape));
     const double C = static_cast<double>(logits->shape[class_dim]);
     Tensor q = smoothing > 0 ? add_scalar(mul_scalar(target, 1.0 - smoothing), smoothing / C) : target;
     Tensor terms = mul(logp, q);

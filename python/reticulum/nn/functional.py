@@ -3,6 +3,7 @@ semantics. The heavy ops (conv, pooling, batch norm, linear, nll/cross-entropy) 
 single C++ nodes; the elementwise losses are compositions of differentiable ops."""
 from .. import _C
 from .._C import Tensor
+from ..autograd.function import Function
 
 _nn = _C.nn
 
@@ -184,14 +185,45 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+def _check_unit_interval(t, what):
+    """PyTorch checks every element, so NaN (which fails both comparisons) is rejected too."""
+    with _C_no_grad():
+        outside = ((t < 0).sum() + (t > 1).sum() + (t != t).sum()).item() if t.numel() else 0
+    if outside:
+        with _C_no_grad():
+            lo, hi = t.min().item(), t.max().item()
+        raise RuntimeError(f"binary_cross_entropy: all elements of {what} should be between 0 and 1 ({outside} element(s) "
+                           f"of the {tuple(t.shape)} {what} are outside [0, 1] or NaN; range [{lo:.4g}, {hi:.4g}])")
+
+
+class _BinaryCrossEntropy(Function):
+    """Elementwise -(y log p + (1 - y) log(1 - p)), logs clamped at -100 as PyTorch. The backward is
+    PyTorch's closed form (p - y) / max(p (1 - p), 1e-12): differentiating the clamped logs instead
+    gives 0 * inf = NaN at p = 0 or 1, where PyTorch returns a large finite gradient. The target's
+    gradient is PyTorch's -logit(p)."""
+
+    @staticmethod
+    def forward(ctx, input, target):  # noqa: A002
+        ctx.save_for_backward(input, target)
+        log_p, log_q = input.log().clamp(min=-100), (1 - input).log().clamp(min=-100)
+        return (target - 1) * log_q - target * log_p
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target = ctx.saved_tensors  # noqa: A001
+        grad_input = grad * (input - target) / ((1 - input) * input).clamp(min=1e-12)
+        grad_target = grad * -(input / (1 - input)).log()  # -logit(p), unclamped as in PyTorch: infinite at 0 and 1
+        return grad_input, grad_target
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
     """-(y log p + (1 - y) log(1 - p)) with logs clamped at -100, as PyTorch."""
     _check_same_shape(input, target, "binary_cross_entropy")
-    with _C_no_grad():
-        lo, hi = input.min().item() if input.numel() else 0.0, input.max().item() if input.numel() else 0.0
-    if lo < 0 or hi > 1:
-        raise ValueError(f"binary_cross_entropy: all input values must be between 0 and 1 (got range [{lo:.4g}, {hi:.4g}])")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if input.dtype != target.dtype:  # as PyTorch, which refuses rather than promotes here
+        raise RuntimeError(f"binary_cross_entropy: expected input and target to have the same dtype, got {input.dtype} and {target.dtype}")
+    _check_unit_interval(input, "input")
+    _check_unit_interval(target, "target")
+    loss = _BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")

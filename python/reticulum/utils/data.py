@@ -10,14 +10,18 @@ generator seeded by (seed, epoch, batch index). Random transforms that draw thro
 reproducible and identical for any `num_workers`. With `seed=None`, a base seed is drawn
 from reticulum's global generator at the start of each epoch, so `rt.manual_seed` decides it.
 """
+import atexit
 import bisect
 import collections.abc
+import concurrent.futures
 import contextlib
 import math
 import operator
+import queue
 import threading
+import time
+import weakref
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -295,19 +299,28 @@ class DataLoader:
     drop_last: drop a final incomplete batch. collate_fn: list of samples -> batch
     (default_collate). transform: applied to the inputs of each collated batch (the first
     element of a tuple batch, or the batch itself when it is a tensor); labels are untouched.
-    num_workers > 0: that many threads produce batches ahead (at most
+    num_workers > 0: that many daemon threads produce batches ahead (at most
     num_workers * prefetch_factor in flight), delivered in order and identical to
-    num_workers=0; breaking out of the loop cancels what is queued and joins the threads.
+    num_workers=0. An error in a worker is raised as soon as its batch is the one requested,
+    without waiting for the other fetches; breaking out of the loop (or an error) drops what is
+    queued and returns at once, each worker exiting after the fetch it is running.
+    timeout: with workers, the seconds to wait for a batch before raising RuntimeError (0: no
+    limit; as in torch it does not apply to num_workers=0, where the fetch runs in the caller).
+    A StopIteration raised while producing a batch (by the dataset, collate_fn or transform) is
+    an error, raised as RuntimeError, instead of silently ending the epoch.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, num_workers=0, seed=None,
-                 collate_fn=None, transform=None, prefetch_factor=2):
+                 collate_fn=None, transform=None, prefetch_factor=2, timeout=0):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
         if not isinstance(prefetch_factor, (int, np.integer)) or prefetch_factor < 1:
             raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)) or \
+                not 0 <= timeout < math.inf:
+            raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {timeout!r}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError("DataLoader: collate_fn must be callable")
         if transform is not None and not callable(transform):
@@ -325,6 +338,7 @@ class DataLoader:
         self.seed = _check_seed(seed, "DataLoader")
         self.collate_fn = collate_fn or default_collate
         self.transform = transform
+        self.timeout = float(timeout)
         self.epoch = 0
 
     def __len__(self):
@@ -361,7 +375,7 @@ class DataLoader:
             tensors, rows = source
             order = order if rows is None else rows[order]
 
-        def fetch(b):
+        def produce(b):
             idx = order[starts[b]:starts[b] + bs]
             with random_source(np.random.default_rng([base, epoch, b])):
                 if source is not None:
@@ -373,28 +387,82 @@ class DataLoader:
                     batch = _apply_transform(self.transform, batch)
             return batch
 
-        return _LoaderIter(fetch, len(starts), self.num_workers, self.num_workers * self.prefetch_factor)
+        def fetch(b):
+            try:
+                return produce(b)
+            except StopIteration as e:  # would end the caller's for-loop: the rest of the epoch silently lost
+                raise RuntimeError(f"DataLoader: StopIteration raised while producing batch {b} (by the dataset's "
+                                   f"__getitem__, collate_fn or transform)") from e
+
+        return _LoaderIter(fetch, len(starts), self.num_workers, self.num_workers * self.prefetch_factor,
+                           self.timeout)
 
     def __repr__(self):
         return (f"DataLoader(dataset={type(self.dataset).__name__}(len={len(self.dataset)}), batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, num_workers={self.num_workers}, seed={self.seed})")
 
 
-class _LoaderIter:
-    """Yields fetch(0), fetch(1), ... in order; with workers, a thread pool runs ahead by up to
-    `depth` batches. close() (also on exhaustion, error, or garbage collection) cancels the
-    queued batches and joins the threads."""
+_open_iterators = weakref.WeakSet()  # for the exit hook
+_workers = set()  # the running worker threads of all loaders, each removing itself when it exits
+_EXIT_GRACE_S = 5.0  # as long as torch's DataLoader gives its worker processes at exit
 
-    def __init__(self, fetch, n_batches, num_workers, depth):
-        self._fetch, self._n, self._next = fetch, n_batches, 0
-        self._pool, self._pending, self._depth = None, deque(), depth
+
+def _work(tasks, fetch):
+    """A worker thread: runs (batch, future) tasks until it gets None; skips the futures cancelled by close()."""
+    try:
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            b, future = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fetch(b))
+            except BaseException as e:  # noqa: BLE001  (raised in the consumer's thread by __next__)
+                future.set_exception(e)
+    finally:
+        _workers.discard(threading.current_thread())
+
+
+@atexit.register
+def _stop_workers_at_exit():
+    """Workers must not be inside C++ code when the interpreter finalizes: a daemon thread that takes the GIL then
+    is ended with pthread_exit, whose unwinding through C++ frames aborts the process ("terminate called without an
+    active exception"). So at exit the open loaders are closed and the workers get _EXIT_GRACE_S to finish the fetch
+    they are running; one still blocked after that (waiting forever, say) is left behind, and the process exits."""
+    for it in list(_open_iterators):
+        it.close()
+    deadline = time.monotonic() + _EXIT_GRACE_S
+    for thread in list(_workers):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class _LoaderIter:
+    """Yields fetch(0), fetch(1), ... in order; with workers, daemon threads run ahead by up to `depth` batches.
+    close() (also on exhaustion, error, timeout, or garbage collection) cancels the queued batches and returns
+    without waiting: a worker exits after the fetch it is running, so a fetch that never returns costs one thread
+    but blocks neither the caller nor interpreter exit (see _stop_workers_at_exit). The workers hold no reference
+    to the iterator, so dropping it (breaking out of a loop) collects it and closes it."""
+
+    def __init__(self, fetch, n_batches, num_workers, depth, timeout):
+        self._fetch, self._n, self._next, self._timeout = fetch, n_batches, 0, timeout or None
+        self._tasks, self._pending, self._depth, self._num_workers = None, deque(), depth, num_workers
         if num_workers > 0 and n_batches > 0:
-            self._pool = ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="reticulum-loader")
+            self._tasks = queue.SimpleQueue()
+            for k in range(num_workers):
+                thread = threading.Thread(target=_work, args=(self._tasks, fetch), name=f"reticulum-loader-{k}",
+                                          daemon=True)
+                _workers.add(thread)
+                thread.start()
+            _open_iterators.add(self)
             self._fill()
 
     def _fill(self):
         while self._next < self._n and len(self._pending) < self._depth:
-            self._pending.append(self._pool.submit(self._fetch, self._next))
+            future = concurrent.futures.Future()
+            self._tasks.put((self._next, future))
+            self._pending.append((self._next, future))
             self._next += 1
 
     def __iter__(self):
@@ -404,7 +472,7 @@ class _LoaderIter:
         return self._n
 
     def __next__(self):
-        if self._pool is None:
+        if self._tasks is None:
             if self._next >= self._n:
                 raise StopIteration
             self._next += 1
@@ -412,23 +480,27 @@ class _LoaderIter:
         if not self._pending:
             self.close()
             raise StopIteration
-        fut = self._pending.popleft()
+        b, future = self._pending.popleft()
         self._fill()
         try:
-            return fut.result()
+            done, _ = concurrent.futures.wait([future], timeout=self._timeout)
+            if not done:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout:g} seconds waiting for batch {b}")
+            return future.result()
         except BaseException:
             self.close()
             raise
 
     def close(self):
-        """Stops the prefetching threads; later next() calls raise StopIteration."""
-        pool, self._pool = self._pool, None
+        """Stops the workers (each after the fetch it is running); later next() calls raise StopIteration."""
+        tasks, self._tasks = self._tasks, None
         self._next = self._n
-        if pool is not None:
-            for fut in self._pending:
-                fut.cancel()
+        if tasks is not None:
+            for _, future in self._pending:
+                future.cancel()
             self._pending.clear()
-            pool.shutdown(wait=True)
+            for _ in range(self._num_workers):
+                tasks.put(None)
 
     def __del__(self):
         try:

@@ -1,12 +1,21 @@
-"""Image datasets read from local files (no download code): MNIST and FashionMNIST from the
-standard IDX files, the built-in UCI 8x8 Digits, and (re-exported) the synthetic toy sets.
+"""Image datasets: MNIST and FashionMNIST from the standard IDX files (downloaded on request,
+as torchvision does), the built-in UCI 8x8 Digits, and (re-exported) the synthetic toy sets.
 
-Layout differs from torchvision for speed: `.data` is a float32 tensor [N, 1, H, W] already
-scaled to [0, 1] (torchvision: uint8 [N, H, W]); `.targets` is int64 [N]. `ds[i]` returns
-(image [1, H, W] tensor, int label); `as_tensor_dataset()` returns a TensorDataset over
-(data, targets), which a DataLoader batches with one gather per tensor."""
+MNIST and FashionMNIST follow torchvision: `.data` holds the pixel values 0..255 as [N, H, W],
+`.targets` int64 [N], `ds[i]` is (image, int label) with `transform`/`target_transform` applied,
+so `MNIST(root, download=True, transform=ToTensor())` and `data.view(-1, 784).float() / 255`
+work as in torchvision. Two differences: `.data` is int64 (torchvision: uint8; reticulum has no
+uint8 dtype), and each image comes as a uint8 NumPy array [H, W] (torchvision: a PIL image of
+the same pixels), which ToTensor, PIL.Image.fromarray and imshow all take.
+`as_tensor_dataset()` returns a TensorDataset of float32 images [N, 1, H, W] scaled to
+[0, 1] and the targets, which a DataLoader batches with one gather per tensor: the fast path."""
 import functools
 import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
 import zlib
 from pathlib import Path
 
@@ -62,18 +71,36 @@ def read_idx(path):
     return arr.astype(dt.newbyteorder("="), copy=True)
 
 
+def _transformed(ds, img, target):
+    if ds.transform is not None:
+        img = ds.transform(img)
+    if ds.target_transform is not None:
+        target = ds.target_transform(target)
+    return img, target
+
+
+def _check_no_item_transforms(ds):
+    if ds.transform is not None or ds.target_transform is not None:
+        raise ValueError(f"{type(ds).__name__}.as_tensor_dataset: the per-sample transform/target_transform would "
+                         f"be skipped; create the dataset without them and pass a batch transform to DataLoader")
+
+
 class _IDXImages(Dataset):
-    """Shared loader for MNIST-format data sets (four IDX files in one folder)."""
+    """Shared loader for MNIST-format data sets (four IDX files, in `root` or in torchvision's
+    layout root/<ClassName>/raw)."""
 
     files = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
     classes = []
-    source = ""
+    mirrors = []
+    resources = {}  # gzipped file name -> md5, as published with the data set
 
-    def __init__(self, root, train=True, transform=None, target_transform=None):
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         name = type(self).__name__
-        self.root, self.train = Path(root), bool(train)
+        self.root, self.train = Path(os.path.expanduser(root)), bool(train)
         self.transform, self.target_transform = transform, target_transform
+        if download and not self._files_present():
+            self.download()
         img_path, lbl_path = (self._locate(f) for f in self.files[self.train])
         images, labels = read_idx(img_path), read_idx(lbl_path)
         if images.dtype != np.uint8 or images.ndim != 3:
@@ -85,63 +112,134 @@ class _IDXImages(Dataset):
                              f"{labels.shape[0]} labels")
         if labels.size and labels.max() >= len(self.classes):
             raise ValueError(f"{name}: {lbl_path}: label {int(labels.max())} out of range for {len(self.classes)} classes")
-        self.data = _C.from_numpy(np.divide(images[:, None], np.float32(255), dtype=np.float32))
+        self._images = images
         self._labels = labels.astype(np.int64)
         self.targets = _C.from_numpy(self._labels)
+        self._data = self._scaled = None
+
+    @property
+    def data(self):
+        """The images as integers 0..255, [N, H, W]: torchvision's layout and values, in int64 because
+        reticulum has no uint8 dtype. Built on first use (the DataLoader fast path never needs it)."""
+        if self._data is None:
+            self._data = _C.from_numpy(self._images.astype(np.int64))
+        return self._data
+
+    # torchvision's older names for the same tensors
+    train_data = test_data = property(lambda self: self.data)
+    train_labels = test_labels = property(lambda self: self.targets)
+
+    @property
+    def raw_folder(self):
+        return self.root / type(self).__name__ / "raw"
 
     def _expected(self):
         return ", ".join(f"{f}.gz" for pair in self.files.values() for f in pair)
 
-    def _locate(self, base):
-        name = type(self).__name__
-        folders = [self.root, self.root / name / "raw"]
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"{name}: data folder {self.root} does not exist. Create it and put the IDX files "
-                                    f"{self._expected()} (gzipped or not) in it{self.source}; nothing is downloaded.")
-        for folder in folders:
+    def _find(self, base):
+        for folder in (self.root, self.raw_folder):
             for fname in (base, base + ".gz"):
                 if (folder / fname).is_file():
                     return folder / fname
-        raise FileNotFoundError(f"{name}: missing {base}.gz (or uncompressed {base}) in {self.root}. Put the IDX files "
-                                f"{self._expected()} (gzipped or not) in {self.root}{self.source}; nothing is downloaded.")
+        return None
+
+    def _files_present(self):
+        return all(self._find(f) for f in self.files[self.train])
+
+    def _locate(self, base):
+        name = type(self).__name__
+        hint = f"; or pass download=True to fetch them (from {', '.join(self.mirrors)})"
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{name}: data folder {self.root} does not exist. Create it and put the IDX files "
+                                    f"{self._expected()} (gzipped or not) in it{hint}.")
+        found = self._find(base)
+        if found is None:
+            raise FileNotFoundError(f"{name}: missing {base}.gz (or uncompressed {base}) in {self.root}. Put the IDX files "
+                                    f"{self._expected()} (gzipped or not) in {self.root}{hint}.")
+        return found
+
+    def download(self):
+        """Fetches the gzipped IDX files missing from root/<ClassName>/raw, trying each mirror in
+        turn and checking each file's md5; files are written atomically and read gzipped (no unpacking needed)."""
+        name = type(self).__name__
+        self.raw_folder.mkdir(parents=True, exist_ok=True)
+        for pair in self.files.values():
+            for base in pair:
+                if self._find(base) is not None:
+                    continue
+                fname = base + ".gz"
+                failures = []
+                for mirror in self.mirrors:
+                    url = mirror + fname
+                    try:
+                        with urllib.request.urlopen(url, timeout=60) as r:
+                            payload = r.read()
+                    except (urllib.error.URLError, OSError, ValueError) as e:
+                        failures.append(f"{url}: {getattr(e, 'reason', e)}")
+                        continue
+                    digest = hashlib.md5(payload).hexdigest()
+                    if digest != self.resources[fname]:
+                        failures.append(f"{url}: md5 {digest} does not match the published {self.resources[fname]}")
+                        continue
+                    _write_atomically(self.raw_folder / fname, payload)
+                    break
+                else:
+                    raise RuntimeError(f"{name}: could not download {fname}; no mirror answered with the right file:\n  "
+                                       + "\n  ".join(failures) + f"\nPut the files in {self.raw_folder} by hand instead.")
 
     def __len__(self):
-        return self.data.shape[0]
+        return self._images.shape[0]
 
     def __getitem__(self, index):
         i = _normalize_index(index, len(self), type(self).__name__)
-        img, target = self.data.select(0, i), int(self._labels[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return _transformed(self, self._images[i].copy(), int(self._labels[i]))
 
     def as_tensor_dataset(self):
-        """TensorDataset(data, targets) for the DataLoader fast path (batch transforms go in
-        DataLoader(transform=...)); refused when per-sample transforms are set."""
-        if self.transform is not None or self.target_transform is not None:
-            raise ValueError(f"{type(self).__name__}.as_tensor_dataset: the per-sample transform/target_transform would "
-                             f"be skipped; create the dataset without them and pass a batch transform to DataLoader")
-        return TensorDataset(self.data, self.targets)
+        """TensorDataset(float32 images [N, 1, H, W] in [0, 1], targets) for the DataLoader fast path
+        (batch transforms go in DataLoader(transform=...)); refused when per-sample transforms are set."""
+        _check_no_item_transforms(self)
+        if self._scaled is None:
+            self._scaled = _C.from_numpy(np.divide(self._images[:, None], np.float32(255), dtype=np.float32))
+        return TensorDataset(self._scaled, self.targets)
 
     def __repr__(self):
         return f"{type(self).__name__}(root={str(self.root)!r}, train={self.train}, n={len(self)})"
 
 
+def _write_atomically(path, payload):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 class MNIST(_IDXImages):
     """MNIST handwritten digits from the four IDX files in `root` (or root/MNIST/raw):
-    60,000 train / 10,000 test images 28x28. data: float32 [N, 1, 28, 28] in [0, 1]."""
+    60,000 train / 10,000 test images 28x28. data: pixel values 0..255, int64 [N, 28, 28]."""
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
                "8 - eight", "9 - nine"]
-    source = " (the standard files of http://yann.lecun.com/exdb/mnist or a mirror)"
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+    resources = {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                 "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+                 "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                 "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
 
 
 class FashionMNIST(_IDXImages):
     """Fashion-MNIST from the four IDX files in `root` (or root/FashionMNIST/raw): 60,000
-    train / 10,000 test 28x28 images in 10 clothing classes. data: float32 [N, 1, 28, 28]."""
+    train / 10,000 test 28x28 images in 10 clothing classes. data: 0..255, int64 [N, 28, 28]."""
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    source = " (from https://github.com/zalandoresearch/fashion-mnist)"
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    resources = {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                 "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                 "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                 "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
 
 
 _DIGITS_FILE = Path(__file__).resolve().parent / "data" / "digits.csv.gz"
@@ -200,8 +298,15 @@ class Digits(Dataset):
     def __len__(self):
         return self.data.shape[0]
 
-    __getitem__ = _IDXImages.__getitem__
-    as_tensor_dataset = _IDXImages.as_tensor_dataset
+    def __getitem__(self, index):
+        i = _normalize_index(index, len(self), "Digits")
+        return _transformed(self, self.data.select(0, i), int(self._labels[i]))
+
+    def as_tensor_dataset(self):
+        """TensorDataset(data, targets) for the DataLoader fast path (batch transforms go in
+        DataLoader(transform=...)); refused when per-sample transforms are set."""
+        _check_no_item_transforms(self)
+        return TensorDataset(self.data, self.targets)
 
     def __repr__(self):
         return f"Digits(train={self.train}, seed={self.seed}, n={len(self)})"
