@@ -2,18 +2,31 @@
 
 namespace rt::bind {
 
+static std::string type_name(const py::handle& obj) { return py::str(py::type::of(obj).attr("__name__")); }
+
+int64_t int64_from(const py::handle& obj, const char* op, const char* what) {
+  if (py::isinstance<py::bool_>(obj) || (!py::isinstance<py::int_>(obj) && !py::hasattr(obj, "__index__")))
+    fail<TypeError>(op, ": ", what, " must be an integer, got ", type_name(obj));
+  py::int_ v = py::reinterpret_steal<py::int_>(PyNumber_Index(obj.ptr()));
+  if (!v) throw py::error_already_set();
+  int overflow = 0;
+  const long long r = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow) fail<TypeError>(op, ": ", what, " ", std::string(py::str(v)), " does not fit in a 64-bit integer");
+  return r;
+}
+
 Shape shape_from_object(const py::handle& obj, const char* op) {
-  if (py::isinstance<py::int_>(obj)) return {obj.cast<int64_t>()};
+  if (py::isinstance<py::int_>(obj)) return {int64_from(obj, op, "size")};
   if (py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj)) {
     Shape s;
     for (auto item : obj) {
       if (!py::isinstance<py::int_>(item) && !py::hasattr(item, "__index__"))
-        fail<TypeError>(op, ": shape entries must be integers, got ", std::string(py::str(py::type::of(item).attr("__name__"))));
-      s.push_back(item.cast<int64_t>());
+        fail<TypeError>(op, ": shape entries must be integers, got ", type_name(item));
+      s.push_back(int64_from(item, op, "size"));
     }
     return s;
   }
-  fail<TypeError>(op, ": expected a shape (ints or a tuple of ints), got ", std::string(py::str(py::type::of(obj).attr("__name__"))));
+  fail<TypeError>(op, ": expected a shape (ints or a tuple of ints), got ", type_name(obj));
 }
 
 Shape shape_from_args(const py::args& args, const char* op) {
@@ -21,10 +34,12 @@ Shape shape_from_args(const py::args& args, const char* op) {
   return shape_from_object(args, op);
 }
 
-std::vector<int64_t> dims_from_object(const py::handle& obj) {
+std::vector<int64_t> dims_from_object(const py::handle& obj, const char* op) {
   if (obj.is_none()) return {};
-  if (py::isinstance<py::int_>(obj)) return {obj.cast<int64_t>()};
-  return obj.cast<std::vector<int64_t>>();
+  if (py::isinstance<py::int_>(obj) || !py::isinstance<py::sequence>(obj)) return {int64_from(obj, op, "dim")};
+  std::vector<int64_t> dims;
+  for (auto item : obj) dims.push_back(int64_from(item, op, "dim"));
+  return dims;
 }
 
 Tensor scalar_like(const py::handle& s, const Tensor& like, const char* op) {

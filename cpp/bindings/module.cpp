@@ -23,18 +23,32 @@ static DType dtype_of_numpy(const py::array& a) {
                   "; supported dtypes are float32, float64, int64 and bool");
 }
 
-// Shares the array's memory (the tensor keeps the array alive), as torch.from_numpy.
-static Tensor from_numpy(const py::array& a) {
-  DType dt = dtype_of_numpy(a);
+// Why a tensor may not alias the array's memory, or nullptr when it may: kernels write tensors
+// in place and read them with typed (vector) loads, so the memory must be writable, aligned to
+// the element size, and free of elements that share memory.
+static const char* why_not_shareable(const py::array& a) {
+  const auto es = static_cast<py::ssize_t>(a.itemsize());
+  if (!a.writeable()) return "is not writable";
+  bool aligned = reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(es) == 0;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) aligned = aligned && a.strides(i) % es == 0;
+  if (!aligned) return "is not aligned to its element size";
+  TensorImpl geometry;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    geometry.shape.push_back(a.shape(i));
+    geometry.strides.push_back(a.strides(i) / es);
+  }
+  if (geometry.has_internal_overlap()) return "has elements that share memory (e.g. from np.broadcast_to)";
+  return nullptr;
+}
+
+// A tensor over the array's memory (the tensor keeps the array alive); the array must be shareable.
+static Tensor wrap_numpy(const py::array& a, DType dt) {
   int64_t es = static_cast<int64_t>(itemsize(dt));
   auto t = std::make_shared<TensorImpl>();
   t->dtype = dt;
   for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-    int64_t st = a.strides(i);
-    if (st < 0) fail<ValueError>("from_numpy: arrays with negative strides are not supported (shape ", shape_str(Shape(a.shape(), a.shape() + a.ndim())), "); pass a.copy()");
-    if (st % es != 0) fail<ValueError>("from_numpy: array strides must be multiples of the element size");
     t->shape.push_back(a.shape(i));
-    t->strides.push_back(st / es);
+    t->strides.push_back(a.strides(i) / es);
   }
   auto s = std::make_shared<Storage>();
   s->data = const_cast<void*>(a.data());
@@ -48,12 +62,35 @@ static Tensor from_numpy(const py::array& a) {
   return t;
 }
 
-// Copies any array-like NumPy array into a new tensor of `dtype` (default: inferred).
+static DType checked_numpy_dtype(const py::array& a) {
+  DType dt = dtype_of_numpy(a);
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    if (a.strides(i) < 0)
+      fail<ValueError>("from_numpy: arrays with negative strides are not supported (shape ", shape_str(Shape(a.shape(), a.shape() + a.ndim())), "); pass a.copy()");
+  return dt;
+}
+
+// Copies a NumPy array into a new contiguous tensor of its dtype (what tensor() builds on).
 static Tensor tensor_from_numpy_copy(const py::array& a) {
-  Tensor shared = from_numpy(a);
+  DType dt = checked_numpy_dtype(a);
+  // Memory the kernels may not read directly is first copied by NumPy (owned, aligned, dense).
+  Tensor shared = wrap_numpy(why_not_shareable(a) ? py::array(a.attr("copy")()) : a, dt);
   Tensor out = empty(shared->shape, shared->dtype);
   backend(out).copy(shared, out);
   return out;
+}
+
+// Shares the array's memory, as torch.from_numpy, when tensors may: an array that is read-only,
+// misaligned or has elements sharing memory is copied instead, with a UserWarning (PyTorch would
+// share a read-only array and leave writes to it undefined).
+static Tensor from_numpy(const py::array& a) {
+  DType dt = checked_numpy_dtype(a);
+  if (const char* why = why_not_shareable(a)) {
+    if (PyErr_WarnFormat(PyExc_UserWarning, 1, "from_numpy: the NumPy array %s, so the tensor is a copy of it (writes to one won't show in the other)", why) < 0)
+      throw py::error_already_set();  // warnings turned into errors
+    return tensor_from_numpy_copy(a);
+  }
+  return wrap_numpy(a, dt);
 }
 
 // A custom autograd.Function's node: backward calls back into Python under the GIL.
@@ -162,7 +199,10 @@ void bind_functions(py::module_& m) {
   m.def("_set_anomaly_enabled", &set_anomaly_enabled);
   m.def("_is_anomaly_enabled", &anomaly_enabled);
   using GilRelease = py::call_guard<py::gil_scoped_release>;
-  m.def("from_numpy", &from_numpy);
+  m.def("from_numpy", &from_numpy, py::arg("ndarray"),
+        "A tensor sharing the NumPy array's memory (float32, float64, int64 or bool; native byte order; no negative strides).\n"
+        "An array that is not writable (np.frombuffer, a read-only memmap, np.broadcast_to), not aligned to its element size, or\n"
+        "whose elements share memory is copied instead, with a UserWarning: tensors are written in place and read with vector loads.");
   m.def("_from_numpy_copy", &tensor_from_numpy_copy);
   m.def("full", [](py::object shape, double v, DType d) { return full(shape_from_object(shape, "full"), v, d); });
   m.def("empty", [](py::object shape, DType d) { return empty(shape_from_object(shape, "empty"), d); });
@@ -184,8 +224,8 @@ void bind_functions(py::module_& m) {
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 
-  m.def("matmul", &matmul, GilRelease());
-  m.def("bmm", &bmm, GilRelease());
+  m.def("matmul", &matmul, py::arg("input"), py::arg("other"), GilRelease());
+  m.def("bmm", &bmm, py::arg("input"), py::arg("mat2"), GilRelease());
   m.def("cat", &cat, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
   m.def("stack", &stack, py::arg("tensors"), py::arg("dim") = 0, GilRelease());
   m.def("where", [](const Tensor& c, py::object a, py::object b) {
@@ -195,8 +235,8 @@ void bind_functions(py::module_& m) {
     py::gil_scoped_release nogil;
     return where(c, ta, tb);
   });
-  m.def("maximum", &maximum);
-  m.def("minimum", &minimum);
+  m.def("maximum", &maximum, py::arg("input"), py::arg("other"));
+  m.def("minimum", &minimum, py::arg("input"), py::arg("other"));
   m.def("leaky_relu", &leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01);
   m.def("heaviside", [](const Tensor& x, py::object v) { return heaviside(x, as_tensor_arg(v, x, "heaviside")); });
   m.def("_attach_custom", &attach_custom);

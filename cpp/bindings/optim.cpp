@@ -41,7 +41,8 @@ void bind_optim(py::module_& root) {
       }, py::arg("kind"), py::arg("group"), py::arg("initial_accumulator_value") = 0.0)
       .def("zero_grad", &ParamGroupState::zero_grad)
       .def("get_state", &ParamGroupState::get_state)
-      .def("set_state", &ParamGroupState::set_state, py::arg("i"), py::arg("slot"), py::arg("t").none(true))
+      .def("set_state", [](ParamGroupState& s, size_t i, int slot, const OptTensor& t) { s.set_state(i, slot, or_null(t)); },
+           py::arg("i"), py::arg("slot"), py::arg("t").none(true))
       .def("get_step", &ParamGroupState::get_step)
       .def("set_step", &ParamGroupState::set_step)
       .def_property_readonly("params", &ParamGroupState::params);

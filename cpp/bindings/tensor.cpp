@@ -16,6 +16,14 @@ static bool is_operand(const py::handle& b) {
   return py::isinstance<TensorImpl>(b) || py::isinstance<py::int_>(b) || py::isinstance<py::float_>(b) || py::hasattr(b, "__float__");
 }
 
+// How an operator answers an unsupported other side: `x + None` returns NotImplemented so that
+// Python tries the reflected operator (and then raises TypeError); `x.add(None)` raises at once.
+enum class Form : bool { Operator, Method };
+static py::object unsupported(Form form, const char* name, const py::handle& b) {
+  if (form == Form::Operator) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  fail<TypeError>(name, ": expected 'other' to be a Tensor or a number, got ", std::string(py::str(py::type::of(b).attr("__name__"))));
+}
+
 template <class F>
 static Tensor maybe_nogil(const Tensor& t, F&& f) {
   if (t->numel() < kNoGilElems) return f();
@@ -55,6 +63,53 @@ static py::array to_numpy(const Tensor& t) {
   return py::array(py::dtype(numpy_format(t->dtype)), shape, strides, t->raw(), base);
 }
 
+static std::string type_name(const py::handle& o) { return py::str(py::type::of(o).attr("__name__")); }
+
+// p.grad = g, with PyTorch's checks: None or a Tensor of p's dtype, shape and device. Kernels that
+// write gradients in place (accumulation, clipping, optimizers) rely on a leaf's grad being a dense
+// contiguous buffer, so a strided or expanded gradient is stored as a contiguous copy (PyTorch would
+// alias it; the values are the same).
+static void set_grad(const Tensor& t, const py::object& g) {
+  if (g.is_none()) {
+    t->grad.reset();
+    return;
+  }
+  if (!py::isinstance<TensorImpl>(g)) fail<TypeError>("grad: assigned grad expected to be a Tensor or None but got grad of type ", type_name(g));
+  Tensor gt = g.cast<Tensor>();
+  if (gt == t) fail<RuntimeError>("grad: can't assign a tensor as its own grad");
+  if (gt->dtype != t->dtype)
+    fail<RuntimeError>("grad: assigned grad has data of a different type (", dtype_name(gt->dtype), ") than the tensor (", dtype_name(t->dtype), ")");
+  if (gt->device != t->device)
+    fail<RuntimeError>("grad: assigned grad has data located on a different device (", device_str(gt->device), ") than the tensor (", device_str(t->device), ")");
+  if (gt->shape != t->shape)
+    fail<RuntimeError>("grad: assigned grad has data of a different size: grad has shape ", shape_str(gt->shape), " but the tensor has shape ", shape_str(t->shape));
+  if (!gt->is_contiguous()) {
+    GradModeGuard no_grad(false);
+    gt = clone(detach(gt));
+  }
+  t->grad = gt;
+}
+
+// p.data = src: same shape and dtype copies in place; otherwise p is rebound to src's storage and
+// geometry, as PyTorch allows (ops that hold state of p's old shape, like optimizers, check it).
+static void set_data(const Tensor& t, const py::object& src_obj) {
+  if (!py::isinstance<TensorImpl>(src_obj)) fail<TypeError>("data: the assigned data has to be a Tensor, but got ", type_name(src_obj));
+  Tensor src = src_obj.cast<Tensor>();
+  if (t->requires_grad && !is_floating(src->dtype))
+    fail<RuntimeError>("data: data set to a tensor that requires gradients must be floating point, got ", dtype_name(src->dtype));
+  if (src->shape == t->shape && src->dtype == t->dtype) {
+    GradModeGuard g(false);
+    copy_(t, src);
+    return;
+  }
+  t->storage = src->storage;
+  t->shape = src->shape;
+  t->strides = src->strides;
+  t->offset = src->offset;
+  t->dtype = src->dtype;
+  t->device = src->device;
+}
+
 static Tensor backward_gradient(const Tensor& t, const py::object& g) {
   if (g.is_none()) return Tensor{};
   return as_tensor_arg(g, t, "backward");
@@ -74,7 +129,9 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("element_size", [](const Tensor& t) { return itemsize(t->dtype); })
       .def("stride", [](const Tensor& t, py::object dim) -> py::object {
              if (dim.is_none()) return py::tuple(py::cast(t->strides));
-             return py::int_(t->strides[wrap_dim(dim.cast<int64_t>(), t->ndim(), "stride")]);
+             const int64_t d = int64_from(dim, "stride", "dim");
+             if (t->ndim() == 0) fail<IndexError>("stride: dimension specified as ", d, " but tensor has no dimensions");
+             return py::int_(t->strides[wrap_dim(d, t->ndim(), "stride")]);
            }, py::arg("dim") = py::none())
       .def("is_contiguous", [](const Tensor& t) { return t->is_contiguous(); })
       .def("is_floating_point", [](const Tensor& t) { return is_floating(t->dtype); })
@@ -88,27 +145,10 @@ void bind_tensor(py::module_& m, Cls& c) {
                         fail<RuntimeError>("requires_grad: only tensors of floating point dtype can require gradients, got ", dtype_name(t->dtype));
                       t->requires_grad = on;
                     })
-      .def_property("grad", [](const Tensor& t) { return t->grad; },
-                    [](const Tensor& t, const Tensor& g) {
-                      if (g && g->shape != t->shape)
-                        fail<RuntimeError>("grad: assigned grad has shape ", shape_str(g->shape), " but the tensor has shape ", shape_str(t->shape));
-                      t->grad = g;
-                    })
+      .def_property("grad", [](const Tensor& t) { return t->grad; }, &set_grad)
       .def_property_readonly("grad_fn", [](const Tensor& t) { return t->grad_fn; })
       .def_property_readonly("is_leaf", [](const Tensor& t) { return t->is_leaf(); })
-      .def_property("data", [](const Tensor& t) { return detach(t); },
-                    [](const Tensor& t, const Tensor& src) {
-                      if (src->shape != t->shape || src->dtype != t->dtype) {  // rebinding .data, as PyTorch allows
-                        t->storage = src->storage;
-                        t->shape = src->shape;
-                        t->strides = src->strides;
-                        t->offset = src->offset;
-                        t->dtype = src->dtype;
-                      } else {
-                        GradModeGuard g(false);
-                        copy_(t, src);
-                      }
-                    })
+      .def_property("data", [](const Tensor& t) { return detach(t); }, &set_data)
       .def("detach", [](const Tensor& t) { return detach(t); })
       .def("detach_", [](const Tensor& t) {
         t->grad_fn.reset();
@@ -166,7 +206,7 @@ void bind_tensor(py::module_& m, Cls& c) {
         if (t->ndim() == 0) fail<IndexError>("narrow: cannot narrow a 0-d tensor");
         int64_t n = t->shape[wrap_dim(d, t->ndim(), "narrow")];
         if (s < 0) s += n;
-        if (s < 0 || l < 0 || s + l > n)
+        if (s < 0 || l < 0 || s > n || l > n - s)
           fail<IndexError>("narrow: start (", s, ") + length (", l, ") exceeds dimension size (", n, ") of shape ", shape_str(t->shape));
         return slice(t, d, s, s + l, 1);
       })
@@ -174,13 +214,13 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("select", [](const Tensor& t, int64_t d, int64_t i) { return select(t, d, i); })
       .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return maybe_nogil(t, [&] { return index_select(t, d, i); }); })
       // ---- reductions
-      .def("sum", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim); return maybe_nogil(t, [&] { return sum(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
-      .def("mean", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim); return maybe_nogil(t, [&] { return mean(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("sum", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim, "sum"); return maybe_nogil(t, [&] { return sum(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
+      .def("mean", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim, "mean"); return maybe_nogil(t, [&] { return mean(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
       .def("var", [](const Tensor& t, py::object dim, py::object unbiased, py::object correction, bool k) {
              double c = 1.0;
              if (!correction.is_none()) c = correction.cast<double>();
              else if (!unbiased.is_none()) c = unbiased.cast<bool>() ? 1.0 : 0.0;
-             return var(t, dims_from_object(dim), c, k);
+             return var(t, dims_from_object(dim, "var"), c, k);
            }, py::arg("dim") = py::none(), py::arg("unbiased") = py::none(), py::kw_only(), py::arg("correction") = py::none(), py::arg("keepdim") = false)
       .def("_max_dim", [](const Tensor& t, int64_t d, bool k) { return max_dim(t, d, k); })
       .def("_min_dim", [](const Tensor& t, int64_t d, bool k) { return min_dim(t, d, k); })
@@ -222,6 +262,7 @@ void bind_tensor(py::module_& m, Cls& c) {
   auto inplace = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&)) {
     return [name, op](const Tensor& t, py::object o) {
       check_inplace(t, name);
+      check_no_internal_overlap(t, name);
       Tensor r;
       {
         GradModeGuard g(false);
@@ -238,9 +279,9 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("__iadd__", inplace("add_", &add)).def("__isub__", inplace("sub_", &sub)).def("__imul__", inplace("mul_", &mul)).def("__itruediv__", inplace("div_", &div));
 
   // ---- operators (a Python scalar on either side becomes a 0-d tensor)
-  auto binop = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&), bool reflected) {
-    return [name, op, reflected](const Tensor& a, py::object b) -> py::object {
-      if (!is_operand(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+  auto binop = [](const char* name, Tensor (*op)(const Tensor&, const Tensor&), bool reflected, Form form = Form::Operator) {
+    return [name, op, reflected, form](const Tensor& a, py::object b) -> py::object {
+      if (!is_operand(b)) return unsupported(form, name, b);
       Tensor bt = as_tensor_arg(b, a, name);
       Tensor out;
       if (a->numel() + bt->numel() >= kNoGilElems) {  // big operands: let other Python threads run
@@ -256,7 +297,8 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("__sub__", binop("sub", &sub, false)).def("__rsub__", binop("sub", &sub, true));
   c.def("__mul__", binop("mul", &mul, false)).def("__rmul__", binop("mul", &mul, true));
   c.def("__truediv__", binop("div", &div, false)).def("__rtruediv__", binop("div", &div, true));
-  c.def("add", binop("add", &add, false)).def("sub", binop("sub", &sub, false)).def("mul", binop("mul", &mul, false)).def("div", binop("div", &div, false));
+  c.def("add", binop("add", &add, false, Form::Method)).def("sub", binop("sub", &sub, false, Form::Method));
+  c.def("mul", binop("mul", &mul, false, Form::Method)).def("div", binop("div", &div, false, Form::Method));
   c.def("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }).def("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
   c.def("__pow__", [](const Tensor& a, py::object e) -> py::object {
     if (py::isinstance<TensorImpl>(e)) return py::cast(pow(a, e.cast<Tensor>()));
@@ -274,16 +316,16 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("__abs__", [](const Tensor& t) { return abs(t); });
   c.def("__pos__", [](const Tensor& t) { return t; });
 
-  auto cmp = [](CompareOp op) {
-    return [op](const Tensor& a, py::object b) -> py::object {
-      if (!is_operand(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-      return py::cast(compare(op, a, as_tensor_arg(b, a, "compare")));
+  auto cmp = [](CompareOp op, const char* name, Form form = Form::Operator) {
+    return [op, name, form](const Tensor& a, py::object b) -> py::object {
+      if (!is_operand(b)) return unsupported(form, name, b);
+      return py::cast(compare(op, a, as_tensor_arg(b, a, name)));
     };
   };
-  c.def("__eq__", cmp(CompareOp::Eq)).def("__ne__", cmp(CompareOp::Ne)).def("__lt__", cmp(CompareOp::Lt));
-  c.def("__le__", cmp(CompareOp::Le)).def("__gt__", cmp(CompareOp::Gt)).def("__ge__", cmp(CompareOp::Ge));
-  c.def("eq", cmp(CompareOp::Eq)).def("ne", cmp(CompareOp::Ne)).def("lt", cmp(CompareOp::Lt));
-  c.def("le", cmp(CompareOp::Le)).def("gt", cmp(CompareOp::Gt)).def("ge", cmp(CompareOp::Ge));
+  c.def("__eq__", cmp(CompareOp::Eq, "eq")).def("__ne__", cmp(CompareOp::Ne, "ne")).def("__lt__", cmp(CompareOp::Lt, "lt"));
+  c.def("__le__", cmp(CompareOp::Le, "le")).def("__gt__", cmp(CompareOp::Gt, "gt")).def("__ge__", cmp(CompareOp::Ge, "ge"));
+  c.def("eq", cmp(CompareOp::Eq, "eq", Form::Method)).def("ne", cmp(CompareOp::Ne, "ne", Form::Method)).def("lt", cmp(CompareOp::Lt, "lt", Form::Method));
+  c.def("le", cmp(CompareOp::Le, "le", Form::Method)).def("gt", cmp(CompareOp::Gt, "gt", Form::Method)).def("ge", cmp(CompareOp::Ge, "ge", Form::Method));
   c.def("__hash__", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.get()); });
 }
 

@@ -135,6 +135,8 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
     return;
   }
   Tensor acc = leaf->grad;
+  if (acc->shape != leaf->shape)  // p.data or p.grad.data was rebound to another shape since
+    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), ") does not match the tensor (shape ", shape_str(leaf->shape), ")");
   if (acc->shape == g->shape && acc->dtype == g->dtype && acc->device == g->device && acc->is_contiguous()) {
     backend(acc).binary(BinaryOp::Add, acc, g, acc);
   } else {  // a .grad the user assigned (a view, say): never write through it

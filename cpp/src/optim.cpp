@@ -30,6 +30,8 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     if (!p->grad) continue;
+    if (!is_floating(p->dtype))  // p.data was rebound to an integer or bool tensor
+      fail<TypeError>("optimizer: can only optimize floating point tensors, parameter ", i, " is ", dtype_name(p->dtype));
     if (!p->is_contiguous()) fail<RuntimeError>("optimizer: parameter ", i, " of shape ", shape_str(p->shape), " is not contiguous");
     Tensor g = p->grad;
     if (g->shape != p->shape) fail<RuntimeError>("optimizer: gradient shape ", shape_str(g->shape), " does not match parameter ", shape_str(p->shape));
@@ -73,6 +75,22 @@ void ParamGroupState::set_state(size_t i, int slot, const Tensor& t) {
   state_.at(i).at(slot) = t ? contiguous(to_dtype(clone(detach(t)), p->dtype)) : Tensor{};
 }
 
+// Runs an in-place update of p's gradient with kernels that need one dense buffer. A gradient
+// without one (only reachable by rebinding p.grad.data) is refused when its elements share memory,
+// as PyTorch refuses, and otherwise updated through a contiguous copy.
+template <class Update>
+static void update_grad(const Tensor& p, const char* op, Update&& update) {
+  const Tensor& g = p->grad;
+  check_no_internal_overlap(g, op);
+  if (g->is_contiguous()) {
+    update(g);
+    return;
+  }
+  Tensor dense = clone(detach(g));
+  update(dense);
+  backend(g).copy(dense, g);
+}
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
   GradModeGuard no_grad(false);
   double total = 0;
@@ -93,13 +111,18 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1))  // a NaN norm makes every gradient NaN, as in PyTorch
     for (auto& p : params)
-      if (p->grad) backend(p->grad).binary(BinaryOp::Mul, p->grad, make_view(scalar_tensor(coef, p->grad->dtype), p->grad->shape, Shape(p->grad->ndim(), 0), 0), p->grad);
+      if (p->grad)
+        update_grad(p, "clip_grad_norm_", [coef](const Tensor& g) {
+          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype), g->shape, Shape(g->ndim(), 0), 0), g);
+        });
   return total;
 }
 
 void clip_grad_value(const std::vector<Tensor>& params, double clip_value) {
+  GradModeGuard no_grad(false);
   for (auto& p : params)
-    if (p->grad) backend(p->grad).unary(UnaryOp::Clamp, p->grad, p->grad, {-clip_value, clip_value});
+    if (p->grad)
+      update_grad(p, "clip_grad_value_", [clip_value](const Tensor& g) { backend(g).unary(UnaryOp::Clamp, g, g, {-clip_value, clip_value}); });
 }
 
 }  // namespace rt

@@ -1,5 +1,6 @@
 #include "reticulum/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -123,6 +124,23 @@ bool TensorImpl::is_contiguous() const {
     acc *= shape[i];
   }
   return true;
+}
+
+bool TensorImpl::has_internal_overlap() const {
+  // Dims with more than one element, by increasing stride: memory is free of overlap when each
+  // stride exceeds the farthest offset the smaller dims reach.
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (|stride|, size)
+  for (int64_t i = 0; i < ndim(); ++i) {
+    if (shape[i] == 0) return false;  // no elements at all
+    if (shape[i] > 1) dims.emplace_back(strides[i] < 0 ? -strides[i] : strides[i], shape[i]);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;
+  for (auto [stride, size] : dims) {
+    if (stride <= reach) return true;
+    if (__builtin_mul_overflow(stride, size - 1, &stride) || __builtin_add_overflow(reach, stride, &reach)) return true;
+  }
+  return false;
 }
 
 int64_t checked_numel(const Shape& shape, const char* op) {

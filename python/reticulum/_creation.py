@@ -88,7 +88,9 @@ def _nested_tensors_to_lists(data):
 
 
 def as_tensor(data, dtype=None, device=None):
-    """Like tensor(), but returns `data` itself when it already is a tensor of that dtype."""
+    """Like tensor(), but returns `data` itself when it already is a tensor of that dtype, and shares
+    a NumPy array's memory as from_numpy() does: an array that is read-only, misaligned or has
+    elements sharing memory (np.broadcast_to) is copied instead, with a UserWarning."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
         return data
     np = _np()

@@ -54,9 +54,9 @@ def min(x, dim=None, keepdim=False):  # noqa: A001
 
 
 def pow(x, exponent):  # noqa: A001
-    if isinstance(x, Tensor):
-        return x ** exponent
-    return exponent.__rpow__(x)
+    if not isinstance(x, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(f"pow(): expected a Tensor as input or exponent, got {type(x).__name__} and {type(exponent).__name__}")
+    return x ** exponent
 
 
 def where(condition, input, other):  # noqa: A002

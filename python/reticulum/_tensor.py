@@ -59,7 +59,10 @@ def _parse_key(t, key):
         elif isinstance(k, builtins.bool):
             raise IndexError("indexing with a Python bool is not supported")
         elif isinstance(k, int) or (hasattr(k, "__index__") and not isinstance(k, Tensor)):
-            out = out.select(dim, int(k))
+            i, n = int(k), (out.shape[dim] if dim < out.ndim else 0)
+            if not -n <= i < n:  # checked here too so that ints beyond 64 bits get the same IndexError
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+            out = out.select(dim, i)
         elif isinstance(k, slice):
             step = 1 if k.step is None else int(k.step)
             if step <= 0:
@@ -67,6 +70,9 @@ def _parse_key(t, key):
             n = out.shape[dim]
             start = 0 if k.start is None else int(k.start)
             stop = n if k.stop is None else int(k.stop)
+            # Bounds past [-n, n] (and steps past n) slice the same; clamping keeps Python ints of
+            # any size within int64.
+            start, stop, step = builtins.max(-n, builtins.min(start, n)), builtins.max(-n, builtins.min(stop, n)), builtins.min(step, builtins.max(n, 1))
             out = out._slice(dim, start, stop, step)
             dim += 1
         elif isinstance(k, Tensor):

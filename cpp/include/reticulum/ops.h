@@ -69,6 +69,8 @@ void fill_(const Tensor& dst, double v);
 // Uniform [a, b) or normal (mean a, std b) values, in place (initializers).
 void random_fill_(const Tensor& dst, bool normal, double a, double b);
 void check_inplace(const Tensor& t, const char* op);
+// Refuses (RuntimeError, as PyTorch) to write a tensor whose elements share memory.
+void check_no_internal_overlap(const Tensor& t, const char* op);
 
 // ---- views and shape ops (view.cpp)
 Tensor reshape(const Tensor& x, Shape shape);

@@ -58,6 +58,9 @@ struct TensorImpl {
   int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
   int64_t numel() const;
   bool is_contiguous() const;
+  // True when two elements may share memory (an expanded view, or strides that interleave);
+  // exact for views made by slicing, permuting and expanding a dense tensor.
+  bool has_internal_overlap() const;
   bool is_leaf() const { return !grad_fn; }
   void* raw() const { return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(itemsize(dtype)); }
   template <class T> T* data() const { return reinterpret_cast<T*>(raw()); }

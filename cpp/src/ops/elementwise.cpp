@@ -332,8 +332,15 @@ void check_inplace(const Tensor& t, const char* op) {
                        ") cannot be modified in place while grad mode is on; wrap the update in reticulum.no_grad()");
 }
 
+void check_no_internal_overlap(const Tensor& t, const char* op) {
+  if (t->has_internal_overlap())
+    fail<RuntimeError>(op, ": unsupported operation: more than one element of the written-to tensor (shape ", shape_str(t->shape),
+                       ", strides ", shape_str(t->strides), ") refers to a single memory location; clone() it first");
+}
+
 void copy_(const Tensor& dst, const Tensor& src) {
   check_inplace(dst, "copy_");
+  check_no_internal_overlap(dst, "copy_");
   if (numel_of(broadcast_shapes(dst->shape, src->shape, "copy_")) != dst->numel())
     fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ", shape_str(dst->shape));
   // A source that overlaps the destination is copied out first; extra leading (size-1) dims are dropped.

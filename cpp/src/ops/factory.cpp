@@ -21,7 +21,10 @@ Tensor arange(double start, double end, double step, DType dtype) {
     fail<ValueError>("arange: start, end and step must be finite, got start=", start, ", end=", end, ", step=", step);
   if ((step > 0 && start > end) || (step < 0 && start < end))
     fail<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end, ", step=", step, ")");
-  int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  const double count = std::ceil((end - start) / step);
+  if (!(count < 9.2e18))  // also catches inf; converting a larger double to int64 is undefined
+    fail<ValueError>("arange: too many elements (start=", start, ", end=", end, ", step=", step, "), possible overflow");
+  const int64_t n = static_cast<int64_t>(count);
   Tensor t = empty({n}, DType::Float64);
   double* p = t->data<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
@@ -74,6 +77,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
 
 void random_fill_(const Tensor& dst, bool normal, double a, double b) {
   check_inplace(dst, normal ? "normal_" : "uniform_");
+  check_no_internal_overlap(dst, normal ? "normal_" : "uniform_");
   if (!is_floating(dst->dtype)) fail<TypeError>(normal ? "normal_" : "uniform_", ": expected a floating point tensor, got ", dtype_name(dst->dtype));
   if (normal && b < 0) fail<ValueError>("normal_: std must be non-negative, got ", b);
   Tensor t = dst->is_contiguous() ? dst : empty(dst->shape, dst->dtype);

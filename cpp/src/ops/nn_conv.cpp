@@ -1,4 +1,7 @@
 // Convolution (1-d/2-d/3-d, stride/padding/dilation/groups) and the fused linear layer.
+#include <algorithm>
+
+#include "reticulum/checked.h"
 #include "reticulum/nn_ops.h"
 
 namespace rt {
@@ -27,6 +30,7 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   if (b_in && (b_in->ndim() != 1 || b_in->shape[0] != g.O))
     fail<ValueError>(name, ": bias must have shape [", g.O, "], got ", shape_str(b_in->shape));
   Shape out_shape{g.N, g.O};
+  Shape padded_input{g.C, 1, 1, 1}, padded_grad{g.O, 1, 1, 1};  // volumes the kernels index, checked below
   for (int d = 0; d < nd; ++d) {
     const int s = 3 - nd + d;
     g.in[s] = x->shape[2 + d];
@@ -37,13 +41,23 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
     if (g.stride[s] < 1 || g.dil[s] < 1 || g.pad[s] < 0)
       fail<ValueError>(name, ": stride and dilation must be positive and padding non-negative (stride ", dims_str(a.stride), ", padding ",
                        dims_str(a.padding), ", dilation ", dims_str(a.dilation), ")");
-    const int64_t eff = g.dil[s] * (g.k[s] - 1) + 1, padded = g.in[s] + 2 * g.pad[s];
+    const int64_t eff = checked_add(checked_mul(g.dil[s], g.k[s] - 1, name, "dilated kernel size"), 1, name, "dilated kernel size");
+    const int64_t padded = checked_add(g.in[s], checked_mul(2, g.pad[s], name, "padded input size"), name, "padded input size");
     if (eff > padded)
       fail<ValueError>(name, ": kernel size ", shape_str(Shape(w_in->shape.begin() + 2, w_in->shape.end())), " (dilated ", eff,
                        ") is larger than the padded input ", padded, " in spatial dim ", d, " (input shape ", shape_str(x_in->shape), ")");
     g.out[s] = (padded - eff) / g.stride[s] + 1;
     out_shape.push_back(g.out[s]);
+    padded_input[1 + s] = padded;
+    // The input gradient is a convolution of gy padded by dil * (k - 1) - pad on each side.
+    padded_grad[1 + s] = checked_add(g.out[s], checked_mul(2, std::max<int64_t>(eff - 1 - g.pad[s], 0), name, "padded gradient size"), name,
+                                     "padded gradient size");
   }
+  // The kernels index column buffers [C/groups * kernel volume] x [output volume] and padded
+  // images; their sizes must not wrap either.
+  checked_numel({g.C, g.k[0], g.k[1], g.k[2], g.out[0], g.out[1], g.out[2]}, name);
+  checked_numel(padded_input, name);
+  checked_numel(padded_grad, name);
   check_same_dtype(name, "input", x, "weight", w_in);
   check_same_dtype(name, "input", x, "bias", b_in);
   DType dt = promote(x->dtype, w_in->dtype);

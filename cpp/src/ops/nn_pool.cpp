@@ -1,13 +1,17 @@
 // 2-d pooling ops (1-d pooling is 2-d with a height-1 window, in the Python layer).
+#include "reticulum/checked.h"
 #include "reticulum/nn_ops.h"
 
 namespace rt {
 
+// Computed in 128 bits: with 0 <= p <= k/2 and k, s >= 1 no step can overflow there, and the
+// result (at most in + p) fits 64 bits again.
 static int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
-  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division: a too-large kernel gives <= 0
-  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
-  return out;
+  using Wide = __int128;
+  Wide num = Wide(in) + 2 * Wide(p) - k + (ceil_mode ? Wide(s) - 1 : 0);
+  Wide out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division: a too-large kernel gives <= 0
+  if (ceil_mode && (out - 1) * s >= Wide(in) + p) --out;  // the last window must start inside the input or left padding
+  return static_cast<int64_t>(out);
 }
 
 // Validates and returns the geometry; x becomes a contiguous [N, C, H, W] tensor.
@@ -29,12 +33,16 @@ static PoolGeom pool_geom(const Tensor& x_in, const PoolArgs& a, const char* nam
   g.pw = a.padding[1];
   g.count_include_pad = a.count_include_pad;
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) fail<ValueError>(name, ": kernel_size and stride must be positive");
-  if (g.ph < 0 || g.pw < 0 || 2 * g.ph > g.kh || 2 * g.pw > g.kw)
+  if (g.ph < 0 || g.pw < 0 || g.ph > g.kh / 2 || g.pw > g.kw / 2)
     fail<ValueError>(name, ": padding (", g.ph, ", ", g.pw, ") should be at most half of kernel size (", g.kh, ", ", g.kw, ")");
   g.OH = pooled_size(g.H, g.kh, g.sh, g.ph, a.ceil_mode);
   g.OW = pooled_size(g.W, g.kw, g.sw, g.pw, a.ceil_mode);
   if (g.OH < 1 || g.OW < 1)
     fail<ValueError>(name, ": kernel (", g.kh, ", ", g.kw, ") is larger than the padded input of shape ", shape_str(x_in->shape));
+  // The kernels form window ends (start + kernel), padded extents and the window-by-output work.
+  checked_add(g.H, checked_mul(2, g.ph, name, "padded input height"), name, "padded input height");
+  checked_add(g.W, checked_mul(2, g.pw, name, "padded input width"), name, "padded input width");
+  checked_numel({g.planes, g.OH, g.OW, g.kh, g.kw}, name);
   return g;
 }
 

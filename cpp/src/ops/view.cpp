@@ -2,6 +2,7 @@
 // unsqueeze, slice, select) only rewrite shape/strides; cat/stack/index_select copy.
 #include <numeric>
 
+#include "reticulum/checked.h"
 #include "reticulum/ops.h"
 
 namespace rt {
@@ -18,7 +19,7 @@ static Shape infer_shape(Shape shape, int64_t numel, const char* op, const Shape
     } else if (shape[i] < 0) {
       fail<ValueError>(op, ": invalid shape dimension ", shape[i], " in ", shape_str(shape));
     } else {
-      known *= shape[i];
+      known = checked_mul(known, shape[i], op, "the number of elements of the requested shape");
     }
   }
   if (neg >= 0) {
@@ -176,10 +177,10 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   auto clampi = [n](int64_t v) { return v < 0 ? std::max<int64_t>(v + n, 0) : std::min(v, n); };
   start = clampi(start);
   stop = clampi(stop);
-  int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
+  int64_t len = stop > start ? (stop - start - 1) / step + 1 : 0;
   Shape shape = x->shape, st = x->strides;
   shape[dim] = len;
-  st[dim] *= step;
+  if (len > 1) st[dim] *= step;  // step < n here, so the stride stays inside the storage
   Shape xs = x->shape;
   return record("SliceBackward0", view_of(x, shape, st, x->offset + start * x->strides[dim]), {x},
                 [xs, dim, start, stop, step](const Tensor& g, const Node&) {
@@ -248,6 +249,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
 
 void index_copy_(const Tensor& dst, int64_t dim, const Tensor& idx_in, const Tensor& src) {
   check_inplace(dst, "index_copy_");
+  check_no_internal_overlap(dst, "index_copy_");
   dim = wrap_dim(dim, dst->ndim(), "index_copy_");
   Tensor idx = checked_index(idx_in, dst->shape[dim], "index_copy_", dim);
   Shape want = dst->shape;
@@ -273,7 +275,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
         fail<ValueError>("cat: sizes of tensors must match except in dimension ", dim, ": expected ", shape_str(f->shape), " but got ", shape_str(t->shape),
                          " for tensor ", k);
     dt = promote(dt, t->dtype);
-    total += t->shape[dim];
+    total = checked_add(total, t->shape[dim], "cat", "the concatenated size");
   }
   Shape shape = f->shape;
   shape[dim] = total;

@@ -234,7 +234,7 @@ class Normalize:
         key = (dtype, c)
         if key not in self._cache:
             np_dt = _NP[dtype]
-            self._cache[key] = tuple(_C.from_numpy(np.ascontiguousarray(np.broadcast_to(np.asarray(v, np_dt), (c,)).reshape(1, c, 1, 1)))
+            self._cache[key] = tuple(_C._from_numpy_copy(np.ascontiguousarray(np.broadcast_to(np.asarray(v, np_dt), (c,)).reshape(1, c, 1, 1)))
                                      for v in (self.mean, self.std))
         return self._cache[key]
 
