@@ -11,7 +11,7 @@ from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, cl
                          max, min, argmax, argmin, softmax, log_softmax, reshape, transpose, permute, flatten, squeeze,
                          unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
 from .serialization import save, load, CheckpointError
-from . import autograd, cuda, nn, optim  # noqa: E402
+from . import autograd, backends, cuda, nn, optim  # noqa: E402
 
 float32 = dtype.float32
 float64 = dtype.float64

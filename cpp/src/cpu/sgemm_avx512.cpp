@@ -2,20 +2,17 @@
 // pack B into 32-column panels and A into 8-row panels, then a 8x32 tile per call);
 // threads split C into independent blocks.
 // Eigen's float GEMM reaches ~0.85x of MKL on this class of CPU; this one measured 1.05-1.17x
-// (bench/README.md). Built only where AVX-512F is available; elsewhere gemm.cpp uses Eigen.
-#include "cpu/sgemm.h"
-
-#include "cpu/strided.h"
-
-#ifdef RT_HAVE_SGEMM
-#include <immintrin.h>
+// (bench/README.md). Built with AVX-512 flags; chosen at run time (reticulum/cpu_capability.h).
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <new>
 
-namespace rt::cpu {
+#include "cpu/simd_avx512.h"
+
+namespace rt::cpu::avx512 {
 
 // dst[c*ldd + r] = src[r*lds + c] for a 16x16 block.
 void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
@@ -46,7 +43,7 @@ void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
 }
 
 namespace {
-constexpr int64_t MR = kSgemmMR, NR = kSgemmNR;  // 16 accumulators; 8 divides the usual channel and batch sizes
+// 8 rows divide the usual channel and batch sizes.
 constexpr int64_t KC = kSgemmKC, MC = MR * 42, NC = NR * 128;  // B micro-panel (32 KiB) in L1, A block in L2
 
 // 8 rows of 16 floats -> 16 rows of 8 (dst[p*8 + i] = r[i][p]), stored for the first `len` rows.
@@ -138,17 +135,6 @@ void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t
   }
 }
 
-// Per-thread packing buffers, grown on demand and kept (no zeroing, no allocation per call).
-// 64-byte aligned: the kernel's 64-byte B loads would otherwise straddle cache lines whenever
-// malloc happened to return a 16-byte-aligned block (measured: GEMMs ran at half speed in
-// such processes, which made whole benchmark runs bimodal).
-float* scratch(int which, size_t n) {
-  static thread_local std::vector<float> buf[2];
-  if (buf[which].size() < n + 16) buf[which].resize(n + 16);
-  const uintptr_t p = reinterpret_cast<uintptr_t>(buf[which].data());
-  return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
-}
-
 // Edge tiles go through a full-size scratch tile.
 void kernel_edge(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
   alignas(64) float tile[MR * NR];
@@ -165,8 +151,8 @@ void gemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, Panel
   // With one row block (M <= MC) a packed B panel meets the A block once: pack each panel just
   // before its kernels and keep only it (in L1), instead of a whole packed depth slice of B.
   const bool stream_b = M <= MC;
-  float* bp = scratch(0, static_cast<size_t>(KC * (stream_b ? NR : std::min(NC, (N + NR - 1) / NR * NR))));
-  float* ap = scratch(1, static_cast<size_t>(KC * std::min(MC, (M + MR - 1) / MR * MR)));
+  float* bp = scratch(0, KC * (stream_b ? NR : std::min(NC, (N + NR - 1) / NR * NR)));
+  float* ap = scratch(1, KC * std::min(MC, (M + MR - 1) / MR * MR));
   auto tiles = [&](int64_t ic, int64_t mc, int64_t jp, int64_t nc, int64_t kc, const float* panel, bool acc) {
     for (int64_t q = 0; q * MR < mc; ++q) {
       const int64_t m = std::min(MR, mc - q * MR);
@@ -205,7 +191,32 @@ void pack_strided_b(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t 
 }
 }  // namespace
 
-void pack_a_rows(const float* const rows[kSgemmMR], int64_t len, float* dst) {
+// Per-thread packing buffers, grown on demand and kept (no zeroing, no allocation per call).
+// 64-byte aligned: the kernel's 64-byte B loads would otherwise straddle cache lines whenever
+// malloc happened to return a 16-byte-aligned block (measured: GEMMs ran at half speed in
+// such processes, which made whole benchmark runs bimodal).
+// (A plain owner rather than std::vector: no standard-library template code in this level's objects.)
+namespace {
+struct Buffer {
+  float* p = nullptr;
+  int64_t n = 0;
+  ~Buffer() { std::free(p); }
+};
+}  // namespace
+float* scratch(int which, int64_t n) {
+  static thread_local Buffer buf[2];
+  Buffer& b = buf[which];
+  if (b.n < n) {
+    const int64_t size = (n + 15) / 16 * 16;  // aligned_alloc wants a multiple of the alignment
+    std::free(b.p);
+    b.p = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * static_cast<size_t>(size)));
+    b.n = b.p ? size : 0;
+    if (!b.p) throw std::bad_alloc();
+  }
+  return b.p;
+}
+
+void pack_a_rows(const float* const rows[MR], int64_t len, float* dst) {
   __m512 r[MR];
   for (int64_t j = 0; j < len; j += 16) {
     const int64_t n = std::min<int64_t>(16, len - j);
@@ -222,7 +233,7 @@ void sgemm_packed(int64_t M, int64_t N, int64_t K, PanelPacker a, PanelPacker b,
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.f);
+      for (int64_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, sizeof(float) * static_cast<size_t>(N));
     return;
   }
   // Depth blocks of equal size (no sliver at the end); 256 measured best from M = 64 to 1024.
@@ -250,11 +261,4 @@ void sgemm_packed(int64_t M, int64_t N, int64_t K, PanelPacker a, PanelPacker b,
   }
 }
 
-void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs, float* c,
-           int64_t ldc, bool accumulate) {
-  const StridedOperand A{a, ars, acs}, B{b, brs, bcs};
-  sgemm_packed(M, N, K, strided_a(&A), strided_b(&B), c, ldc, accumulate);
-}
-
-}  // namespace rt::cpu
-#endif
+}  // namespace rt::cpu::avx512
