@@ -4,11 +4,13 @@
 
 set(RT_CPU_LEVEL_FLAGS_avx2 -mavx2 -mfma -mno-avx512f)  # -mno-avx512f: honest AVX2 code even under RETICULUM_NATIVE
 set(RT_CPU_LEVEL_FLAGS_avx512 -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma)
+set(RT_CPU_LEVEL_SOURCES_avx2 cpp/src/cpu/sgemm_avx2.cpp cpp/src/cpu/conv_stencil_avx2.cpp cpp/src/cpu/pool_avx2.cpp
+    cpp/src/cpu/simd_avx2.cpp)
 set(RT_CPU_LEVEL_SOURCES_avx512 cpp/src/cpu/sgemm_avx512.cpp cpp/src/cpu/conv_stencil_avx512.cpp cpp/src/cpu/pool_avx512.cpp
     cpp/src/cpu/simd_avx512.cpp)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
-  set(RT_CPU_LEVELS avx512)
+  set(RT_CPU_LEVELS avx2 avx512)
 else()
   set(RT_CPU_LEVELS)
 endif()

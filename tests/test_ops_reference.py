@@ -496,10 +496,11 @@ def test_matmul_transposed_views_and_bmm(dtype):
     assert_close(e @ make(w), np.matmul(np.broadcast_to(e_np, (3, 3, 4)).astype(np.float64), w), dtype=dtype, **tol)
 
 
-# Float32 products big enough for the blocked, threaded GEMM, at every CPU kernel level: edge tiles
+# Float32 products big enough for the blocked, threaded GEMM, at every CPU kernel level (the
+# smallest for each level's tile: 16x32 AVX-512, 12x16 AVX2): edge tiles
 # in both dims, several depth blocks (K > 256), several column blocks (N > 4096), splits by rows
 # (N = 33) and columns.
-SGEMM_SHAPES = [(16, 32, 1), (17, 33, 7), (130, 33, 300), (1000, 40, 20), (64, 100, 600), (128, 512, 784), (9, 4100, 300),
+SGEMM_SHAPES = [(16, 32, 1), (12, 16, 3), (17, 33, 7), (25, 47, 513), (130, 33, 300), (1000, 40, 20), (64, 100, 600), (128, 512, 784), (9, 4100, 300),
                 (513, 96, 257)]
 
 

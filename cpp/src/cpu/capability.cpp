@@ -27,7 +27,7 @@ const char* capability_name(CpuCapability c) {
 
 std::vector<CpuCapability> compiled_capabilities() {
 #ifdef RT_X86_DISPATCH
-  return {CpuCapability::Default, CpuCapability::Avx512};
+  return {CpuCapability::Default, CpuCapability::Avx2, CpuCapability::Avx512};
 #else
   return {CpuCapability::Default};
 #endif
@@ -48,7 +48,7 @@ static CpuCapability detect() {
   if (!ymm_state || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CpuCapability::Default;
   if (!(b & bit_AVX2)) return CpuCapability::Default;
   const unsigned avx512 = bit_AVX512F | bit_AVX512DQ | bit_AVX512BW | bit_AVX512VL;
-  return zmm_state && (b & avx512) == avx512 ? CpuCapability::Avx512 : CpuCapability::Default;
+  return zmm_state && (b & avx512) == avx512 ? CpuCapability::Avx512 : CpuCapability::Avx2;
 }
 #endif
 
@@ -73,6 +73,7 @@ CpuCapability parse_capability(const std::string& name, const char* what) {
 static const SimdKernels* kernels_of(CpuCapability c) {
 #ifdef RT_X86_DISPATCH
   if (c == CpuCapability::Avx512) return &avx512::kernels;
+  if (c == CpuCapability::Avx2) return &avx2::kernels;
 #endif
   (void)c;
   return nullptr;
@@ -124,7 +125,7 @@ BuildInfo build_info() {
   info.cxx_flags = RT_BUILD_CXX_FLAGS;
   info.native = RT_BUILD_NATIVE;
   for (CpuCapability c : compiled_capabilities()) {
-    const char* flags = c == CpuCapability::Avx512 ? RT_BUILD_AVX512_FLAGS : "";
+    const char* flags = c == CpuCapability::Avx512 ? RT_BUILD_AVX512_FLAGS : c == CpuCapability::Avx2 ? RT_BUILD_AVX2_FLAGS : "";
     info.level_flags.emplace_back(capability_name(c), flags);
   }
   return info;

@@ -7,36 +7,7 @@
 namespace rt::cpu::avx512 {
 
 namespace {
-// Walks the output positions in order from position p, tracking the window corner.
-struct Cursor {
-  const Stencil& s;
-  int64_t d, h, w;
-  Cursor(const Stencil& st, int64_t p) : s(st), d(p / st.ow / st.oh), h(p / st.ow % st.oh), w(p % st.ow) {}
-  int64_t corner() const { return s.corner(d, h, w); }
-  int64_t left_in_row() const { return s.ow - w; }
-  void next_row() {
-    w = 0;
-    if (++h == s.oh) h = 0, ++d;
-  }
-  void next() {
-    if (++w == s.ow) next_row();
-  }
-};
-
-// Output positions [p, p + n) (n <= kSgemmKC) as runs that stay inside one output row: (offset in the panel, window corner, length).
-struct Run {
-  int64_t j, corner, len;
-};
-int runs_of(const Stencil& s, int64_t p, int64_t n, Run* out) {
-  Cursor at(s, p);
-  int count = 0;
-  for (int64_t j = 0; j < n; at.next_row()) {
-    const int64_t len = std::min(n - j, at.left_in_row());
-    out[count++] = {j, at.corner(), len};
-    j += len;
-  }
-  return count;
-}
+#include "cpu/conv_stencil_walk.inc"
 
 void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, float* dst) {
   const Stencil& s = *static_cast<const Stencil*>(ctx);
@@ -97,17 +68,6 @@ void pack_patch_rows(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t
   }
 }
 
-// A[taps x positions] (weight gradients as gW^T = patches * gy^T): each tap row is a few runs of the image.
-void pack_patch_rows_a(const void* ctx, int64_t i0, int64_t n, int64_t k0, int64_t kc, float* dst) {
-  const Stencil& s = *static_cast<const Stencil*>(ctx);
-  Run runs[kSgemmKC + 1];
-  const int count = runs_of(s, k0, kc, runs);
-  for (int q = 0; q < count; ++q) {
-    const float* rows[MR];
-    for (int i = 0; i < MR; ++i) rows[i] = i < n ? s.x + s.tap[i0 + i] + runs[q].corner : nullptr;
-    pack_a_rows(rows, runs[q].len, dst + runs[q].j * MR);
-  }
-}
 }  // namespace
 
 namespace {

@@ -111,7 +111,7 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t n, int64_t kc, float
 }
 
 // C[8 x 32] (+)= Ap * Bp over kc; `accumulate` adds to C, else overwrites.
-void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
+void kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
   __m512 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -134,87 +134,7 @@ void kernel_8x32(int64_t kc, const float* ap, const float* bp, float* c, int64_t
     _mm512_storeu_ps(row + 16, c1[i]);
   }
 }
-
-// Edge tiles go through a full-size scratch tile.
-void kernel_edge(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
-  alignas(64) float tile[MR * NR];
-  kernel_8x32(kc, ap, bp, tile, NR, false);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + tile[i * NR + j];
-}
-
-// C[m0:m1, n0:n1] on the calling thread, with its own packing buffers (BLIS loop order: depth
-// blocks of B packed once, A packed per row block, one 8x32 tile per kernel call).
-void gemm_block(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, PanelPacker pa, PanelPacker pb, float* c, int64_t ldc,
-                bool accumulate, int64_t kstep) {
-  const int64_t M = m1 - m0, N = n1 - n0;
-  // With one row block (M <= MC) a packed B panel meets the A block once: pack each panel just
-  // before its kernels and keep only it (in L1), instead of a whole packed depth slice of B.
-  const bool stream_b = M <= MC;
-  float* bp = scratch(0, KC * (stream_b ? NR : std::min(NC, (N + NR - 1) / NR * NR)));
-  float* ap = scratch(1, KC * std::min(MC, (M + MR - 1) / MR * MR));
-  auto tiles = [&](int64_t ic, int64_t mc, int64_t jp, int64_t nc, int64_t kc, const float* panel, bool acc) {
-    for (int64_t q = 0; q * MR < mc; ++q) {
-      const int64_t m = std::min(MR, mc - q * MR);
-      float* cp = c + (ic + q * MR) * ldc + jp;
-      if (m == MR && nc == NR) kernel_8x32(kc, ap + q * MR * kc, panel, cp, ldc, acc);
-      else kernel_edge(kc, ap + q * MR * kc, panel, cp, ldc, m, nc, acc);
-    }
-  };
-  for (int64_t jc = n0; jc < n1; jc += NC) {
-    const int64_t nc = std::min(NC, n1 - jc), npanels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < K; pc += kstep) {
-      const int64_t kc = std::min(kstep, K - pc);
-      const bool acc = accumulate || pc > 0;
-      if (!stream_b)
-        for (int64_t p = 0; p < npanels; ++p) pb.fn(pb.ctx, jc + p * NR, std::min(NR, nc - p * NR), pc, kc, bp + p * NR * kc);
-      for (int64_t ic = m0; ic < m1; ic += MC) {
-        const int64_t mc = std::min(MC, m1 - ic);
-        for (int64_t q = 0; q * MR < mc; ++q) pa.fn(pa.ctx, ic + q * MR, std::min(MR, mc - q * MR), pc, kc, ap + q * MR * kc);
-        for (int64_t p = 0; p < npanels; ++p) {
-          const int64_t n = std::min(NR, nc - p * NR);
-          if (stream_b) pb.fn(pb.ctx, jc + p * NR, n, pc, kc, bp);
-          tiles(ic, mc, jc + p * NR, n, kc, stream_b ? bp : bp + p * NR * kc, acc);
-        }
-      }
-    }
-  }
-}
-
-void pack_strided_a(const void* ctx, int64_t i0, int64_t n, int64_t k0, int64_t kc, float* dst) {
-  const auto* op = static_cast<const StridedOperand*>(ctx);
-  pack_a(op->x + i0 * op->rs + k0 * op->cs, op->rs, op->cs, n, kc, dst);
-}
-void pack_strided_b(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t kc, float* dst) {
-  const auto* op = static_cast<const StridedOperand*>(ctx);
-  pack_b(op->x + k0 * op->rs + j0 * op->cs, op->rs, op->cs, n, kc, dst);
-}
 }  // namespace
-
-// Per-thread packing buffers, grown on demand and kept (no zeroing, no allocation per call).
-// 64-byte aligned: the kernel's 64-byte B loads would otherwise straddle cache lines whenever
-// malloc happened to return a 16-byte-aligned block (measured: GEMMs ran at half speed in
-// such processes, which made whole benchmark runs bimodal).
-// (A plain owner rather than std::vector: no standard-library template code in this level's objects.)
-namespace {
-struct Buffer {
-  float* p = nullptr;
-  int64_t n = 0;
-  ~Buffer() { std::free(p); }
-};
-}  // namespace
-float* scratch(int which, int64_t n) {
-  static thread_local Buffer buf[2];
-  Buffer& b = buf[which];
-  if (b.n < n) {
-    const int64_t size = (n + 15) / 16 * 16;  // aligned_alloc wants a multiple of the alignment
-    std::free(b.p);
-    b.p = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * static_cast<size_t>(size)));
-    b.n = b.p ? size : 0;
-    if (!b.p) throw std::bad_alloc();
-  }
-  return b.p;
-}
 
 void pack_a_rows(const float* const rows[MR], int64_t len, float* dst) {
   __m512 r[MR];
@@ -226,39 +146,6 @@ void pack_a_rows(const float* const rows[MR], int64_t len, float* dst) {
   }
 }
 
-PanelPacker strided_a(const StridedOperand* op) { return {pack_strided_a, op}; }
-PanelPacker strided_b(const StridedOperand* op) { return {pack_strided_b, op}; }
-
-void sgemm_packed(int64_t M, int64_t N, int64_t K, PanelPacker a, PanelPacker b, float* c, int64_t ldc, bool accumulate) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, sizeof(float) * static_cast<size_t>(N));
-    return;
-  }
-  // Depth blocks of equal size (no sliver at the end); 256 measured best from M = 64 to 1024.
-  const int64_t kblocks = (K + KC - 1) / KC, kstep = (K + kblocks - 1) / kblocks;
-  const int nt = static_cast<double>(M) * N * K >= 2e5 && !omp_in_parallel() ? omp_get_max_threads() : 1;
-  if (nt == 1) return gemm_block(0, M, 0, N, K, a, b, c, ldc, accumulate, kstep);
-  // Each thread computes its own block of C from its own packed copies: no shared buffers and no
-  // barriers. Sharing one packed B (written by one core, read by the other) ran small-M products
-  // at one-thread speed whenever the host placed the two vCPUs apart (128x784x512: 96 vs 186 GFLOP/s).
-  // Split whichever dimension wastes less of the register tiles across threads, columns on a tie.
-  const int64_t col_tiles = (N + NR - 1) / NR, row_tiles = (M + MR - 1) / MR;
-  auto efficiency = [nt](int64_t extent, int64_t tiles, int64_t tile) {
-    return static_cast<double>(extent) / static_cast<double>((tiles + nt - 1) / nt * nt * tile);
-  };
-  const bool by_columns = efficiency(N, col_tiles, NR) >= efficiency(M, row_tiles, MR);
-  const int64_t tiles = by_columns ? col_tiles : row_tiles, tile = by_columns ? NR : MR, extent = by_columns ? N : M;
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
-    const int64_t lo = std::min(extent, tiles * t / n * tile), hi = std::min(extent, tiles * (t + 1) / n * tile);
-    if (lo < hi) {
-      if (by_columns) gemm_block(0, M, lo, hi, K, a, b, c, ldc, accumulate, kstep);
-      else gemm_block(lo, hi, 0, N, K, a, b, c, ldc, accumulate, kstep);
-    }
-  }
-}
+#include "cpu/sgemm_blocking.inc"
 
 }  // namespace rt::cpu::avx512

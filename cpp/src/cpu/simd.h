@@ -12,6 +12,7 @@ namespace rt::cpu {
 struct SimdKernels {
   CpuCapability level;
   int64_t mr, nr;  // the SGEMM register tile: A panels are mr rows, B panels nr columns
+  int64_t fit_rows;  // the fewest rows of C for which the SGEMM beats Eigen
   void (*sgemm_packed)(int64_t M, int64_t N, int64_t K, PanelPacker a, PanelPacker b, float* c, int64_t ldc, bool accumulate);
   PanelPacker (*strided_a)(const StridedOperand* op);
   PanelPacker (*strided_b)(const StridedOperand* op);
@@ -26,8 +27,8 @@ struct SimdKernels {
   // One output row of the 2x2/stride-2 max pool (pool.cpp has the contract).
   void (*max_pool_2x2_row)(const float* r0, const float* r1, int64_t W, int64_t OW, int64_t base, float* o, int64_t* id);
 
-  // Worth it when both output dims fill the register tile; skinny products waste most of it.
-  bool sgemm_fits(int64_t M, int64_t N) const { return M >= 2 * mr && N >= nr; }
+  // Worth it when both output dims (nearly) fill the register tile; skinny products waste most of it.
+  bool sgemm_fits(int64_t M, int64_t N) const { return M >= fit_rows && N >= nr; }
   // C[M x N] (leading dim ldc) = A * B (+ C), A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs].
   void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs, float* c,
              int64_t ldc, bool accumulate) const {
@@ -41,6 +42,9 @@ struct SimdKernels {
 const SimdKernels* simd();
 
 // Each compiled level's table (constant-initialized: no code of that level runs before it is chosen).
+namespace avx2 {
+extern const SimdKernels kernels;
+}
 namespace avx512 {
 extern const SimdKernels kernels;
 }
