@@ -1,5 +1,5 @@
 """Convolution against a direct NumPy reference over the shapes that pick different GEMM kernels
-(AVX-512 SGEMM for wide products, Eigen for skinny ones), with groups and strides."""
+(the active kernel level's SGEMM for wide products, Eigen for skinny ones), with groups and strides."""
 import numpy as np
 import pytest
 

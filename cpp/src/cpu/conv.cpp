@@ -1,8 +1,9 @@
 // Convolution as GEMMs over each sample's patches. Threads split the batch: each sample's
 // GEMM runs on one core, so no large shared buffers; with a single sample the GEMM threads
-// itself. Float convolutions pack patches straight from a padded copy of the image
-// (conv_stencil.h); float64, 1x1 and (for input gradients) strided ones go through an
-// im2col/vol2col column buffer.
+// itself. At the AVX2 and AVX-512 kernel levels (simd.h), float convolutions pack patches
+// straight from a padded copy of the image (conv_stencil.h); float64, 1x1, (for input
+// gradients) strided ones, and everything at the DEFAULT level go through an im2col/vol2col
+// column buffer.
 #include <Eigen/Core>
 #include <cstring>
 #include <memory>
@@ -197,7 +198,7 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
     const SimdKernels* k = simd();
     if (k && !is_pointwise(g) && Og >= 4 && L >= k->nr && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil, g.stride);
-      const bool narrow = k->conv_narrow_forward && Og > k->mr && Og <= kNarrow;
+      const bool narrow = Og > k->mr && Og <= kNarrow;
       const std::vector<float> w_t = narrow ? narrow_weights(w, g.groups, Og, K) : std::vector<float>{};
       over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
         pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
@@ -246,10 +247,10 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
   const SimdKernels* k = std::is_same_v<T, float> ? simd() : nullptr;
   if (k) {
-    // Weight gradient by output channels per group: up to 16, the direct kernel (where the level
-    // has one); from the register tile's width up, gW^T = patches gy^T with patches packed by
-    // register transposes; otherwise gW = gy patches^T with gathered patches.
-    gw_narrow = k->conv_narrow_weight_grad && Og <= kNarrow;
+    // Weight gradient by output channels per group: up to 16, the direct kernel; from the
+    // register tile's width up, gW^T = patches gy^T with patches packed by register transposes;
+    // otherwise gW = gy patches^T with gathered patches.
+    gw_narrow = Og <= kNarrow;
     gw_transposed = !gw_narrow && k->sgemm_fits(K, Og) && g.stride[2] == 1;  // its patch rows are contiguous runs
     if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || k->sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;

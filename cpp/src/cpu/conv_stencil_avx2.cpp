@@ -1,6 +1,6 @@
-// AVX2 stencil packers (built with AVX2+FMA flags only): B panels are 16 positions (two ymm),
-// A panels 6 taps. This level has no direct narrow-convolution kernels: those convolutions
-// take the GEMM, whose 6-row tile fits few output channels well.
+// AVX2 stencil packers and direct narrow-convolution kernels (built with AVX2+FMA flags only):
+// B panels are 16 positions (two ymm), A panels 6 taps; the direct kernels hold 16 output
+// channels in two ymm registers.
 #include <algorithm>
 #include <cstring>
 
@@ -72,7 +72,91 @@ void pack_patch_rows(const void* ctx, int64_t j0, int64_t n, int64_t k0, int64_t
     _mm256_store_ps(dst + k * NR + 8, _mm256_mask_i32gather_ps(zero, base, t1, f1, 4));
   }
 }
+
+// Positions (forward) or taps (weight gradient) per step of the direct kernels: 6 x 2 ymm
+// accumulators, plus the two-register operand and a broadcast, fill the 16 ymm registers.
+constexpr int kStep = 6;
+
+// Window corners of the output positions [p, p + kStep) (past the end: the first one again).
+void corners(const Stencil& s, int64_t p, int64_t n, const float* out[kStep]) {
+  Cursor at(s, p);
+  for (int i = 0; i < kStep; ++i, at.next()) out[i] = i < n ? s.x + at.corner() : out[0];
+}
 }  // namespace
+
+void conv_narrow_forward(const Stencil& s, int64_t taps, const float* w_t, int64_t outputs, float* out) {
+  const int64_t L = s.od * s.oh * s.ow;
+  alignas(32) float by_pos[kStep][16];
+  for (int64_t p = 0; p < L; p += kStep) {
+    const int64_t n = std::min<int64_t>(kStep, L - p);
+    const float* base[kStep];
+    corners(s, p, n, base);
+    __m256 lo[kStep], hi[kStep];
+    for (int i = 0; i < kStep; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < taps; ++t) {
+      const __m256 w0 = _mm256_loadu_ps(w_t + t * 16), w1 = _mm256_loadu_ps(w_t + t * 16 + 8);
+      const int32_t off = s.tap[t];
+      for (int i = 0; i < kStep; ++i) {
+        const __m256 x = _mm256_broadcast_ss(base[i] + off);
+        lo[i] = _mm256_fmadd_ps(x, w0, lo[i]);
+        hi[i] = _mm256_fmadd_ps(x, w1, hi[i]);
+      }
+    }
+    for (int i = 0; i < kStep; ++i) {
+      _mm256_store_ps(by_pos[i], lo[i]);
+      _mm256_store_ps(by_pos[i] + 8, hi[i]);
+    }
+    for (int64_t o = 0; o < outputs; ++o)
+      for (int64_t i = 0; i < n; ++i) out[o * L + p + i] = by_pos[i][o];
+  }
+}
+
+void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw) {
+  const int64_t L = s.od * s.oh * s.ow;
+  alignas(32) float by_tap[kStep][16];
+  for (int64_t t0 = 0; t0 < taps; t0 += kStep) {
+    const int64_t nt = std::min<int64_t>(kStep, taps - t0);
+    int32_t off[kStep];
+    for (int i = 0; i < kStep; ++i) off[i] = s.tap[t0 + std::min<int64_t>(i, nt - 1)];
+    __m256 lo[kStep], hi[kStep];
+    for (int i = 0; i < kStep; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+    Cursor at(s, 0);
+    for (int64_t p = 0; p < L; ++p, at.next()) {
+      const float* base = s.x + at.corner();
+      const __m256 g0 = _mm256_loadu_ps(gy_t + p * 16), g1 = _mm256_loadu_ps(gy_t + p * 16 + 8);
+      for (int i = 0; i < kStep; ++i) {
+        const __m256 x = _mm256_broadcast_ss(base + off[i]);
+        lo[i] = _mm256_fmadd_ps(x, g0, lo[i]);
+        hi[i] = _mm256_fmadd_ps(x, g1, hi[i]);
+      }
+    }
+    for (int i = 0; i < kStep; ++i) {
+      _mm256_store_ps(by_tap[i], lo[i]);
+      _mm256_store_ps(by_tap[i] + 8, hi[i]);
+    }
+    for (int64_t o = 0; o < outputs; ++o)
+      for (int64_t i = 0; i < nt; ++i) gw[o * taps + t0 + i] += by_tap[i][o];
+  }
+}
+
+void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, float* gy_t) {
+  for (int64_t p = 0; p < positions; p += 8) {
+    const int64_t n = std::min<int64_t>(8, positions - p);
+    const __m256i m = lanes8(n);
+    __m256 r[2][8];  // channels 0-7 and 8-15; rows past `outputs` are zeros
+    for (int h = 0; h < 2; ++h) {
+      for (int i = 0; i < 8; ++i) {
+        const int64_t o = 8 * h + i;
+        r[h][i] = o < outputs ? _mm256_maskload_ps(gy + o * positions + p, m) : _mm256_setzero_ps();
+      }
+      transpose8x8(r[h]);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      _mm256_storeu_ps(gy_t + (p + i) * 16, r[0][i]);
+      _mm256_storeu_ps(gy_t + (p + i) * 16 + 8, r[1][i]);
+    }
+  }
+}
 
 PanelPacker patch_columns(const Stencil* s) { return {pack_patch_columns, s}; }
 PanelPacker patch_rows(const Stencil* s) { return {pack_patch_rows, s}; }

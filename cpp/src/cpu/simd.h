@@ -20,7 +20,10 @@ struct SimdKernels {
   PanelPacker (*patch_columns)(const Stencil* s);
   PanelPacker (*patch_rows)(const Stencil* s);
   PanelPacker (*patch_rows_a)(const Stencil* s);
-  // Direct kernels for at most 16 output channels (conv_stencil.h); null where a level has none.
+  // Direct (GEMM-free) kernels for at most 16 output channels, all held in registers:
+  // out[o, p] = sum_t w_t[t, o] * patch[t, p] for o < outputs (w_t is [taps, 16], zero past outputs);
+  // gw[o, t] += sum_p gy_t[p, o] * patch[t, p] (gy_t is [positions, 16], zero past outputs; gw is
+  // [outputs, taps]); gy_t[p, o] = gy[o, p], zeros up to 16.
   void (*conv_narrow_forward)(const Stencil& s, int64_t taps, const float* w_t, int64_t outputs, float* out);
   void (*conv_narrow_weight_grad)(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw);
   void (*transpose_channels16)(const float* gy, int64_t outputs, int64_t positions, float* gy_t);

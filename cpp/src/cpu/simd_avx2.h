@@ -50,6 +50,9 @@ PanelPacker strided_b(const StridedOperand* op);
 PanelPacker patch_columns(const Stencil* s);
 PanelPacker patch_rows(const Stencil* s);
 PanelPacker patch_rows_a(const Stencil* s);
+void conv_narrow_forward(const Stencil& s, int64_t taps, const float* w_t, int64_t outputs, float* out);
+void conv_narrow_weight_grad(const Stencil& s, int64_t taps, const float* gy_t, int64_t outputs, float* gw);
+void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, float* gy_t);
 void max_pool_2x2_row(const float* r0, const float* r1, int64_t W, int64_t OW, int64_t base, float* o, int64_t* id);
 
 }  // namespace rt::cpu::avx2
