@@ -3,6 +3,7 @@
     python bench/compare.py                 # all workloads
     python bench/compare.py mlp lenet       # some
     python bench/compare.py --json out.json
+    python bench/compare.py --cpu-capability avx2   # the AVX2 kernels, on an AVX-512 host too
 
 Throughput workloads alternate timed blocks of both frameworks (see BENCHMARKING.md) and
 report the median of per-pair ratios; "speedup" > 1 means reticulum is faster. Synthetic
@@ -19,6 +20,18 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import compare, machine_load  # noqa: E402
+
+# --cpu-capability must reach the environment before either library is imported: both choose
+# their kernels once, at import (and the startup workload's child processes inherit it). PyTorch
+# is capped the same way (ATen, MKL, oneDNN), so that an AVX-512 host measures both libraries as
+# an AVX2 host would run them.
+TORCH_CPU_CAPS = {"default": ("default", "SSE4_2", "SSE41"), "avx2": ("avx2", "AVX2", "AVX2"), "avx512": ("avx512", "AVX512", "AVX512_CORE")}
+_pre = argparse.ArgumentParser(add_help=False)
+_pre.add_argument("--cpu-capability")
+_cap = _pre.parse_known_args()[0].cpu_capability
+if _cap in TORCH_CPU_CAPS:
+    os.environ["RETICULUM_CPU_CAPABILITY"] = _cap
+    os.environ["ATEN_CPU_CAPABILITY"], os.environ["MKL_ENABLE_INSTRUCTIONS"], os.environ["ONEDNN_MAX_CPU_ISA"] = TORCH_CPU_CAPS[_cap]
 
 try:
     import torch
@@ -248,7 +261,12 @@ def main():
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--block", type=float, default=0.4)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--cpu-capability", choices=["default", "avx2", "avx512"],
+                    help="cap the kernel level of both libraries (RETICULUM_CPU_CAPABILITY; PyTorch: ATEN_CPU_CAPABILITY, "
+                         "MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA), e.g. to measure the AVX2 path on an AVX-512 host")
     args = ap.parse_args()
+    print(f"CPU kernels: reticulum {rt.backends.cpu.get_cpu_capability()} (host best {rt.backends.cpu.build_info()['host']})"
+          + (f", pytorch {torch.backends.cpu.get_cpu_capability()}" if torch else ""), flush=True)
     print(f"machine busy before timing: {machine_load():.0%}; threads: reticulum {rt.get_num_threads()}"
           + (f", pytorch {torch.get_num_threads()}" if torch else ""), flush=True)
     results = []
@@ -266,7 +284,7 @@ def main():
         run_startup(5, results)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"time": time.strftime("%Y-%m-%d %H:%M"), "results": results}, f, indent=1)
+            json.dump({"time": time.strftime("%Y-%m-%d %H:%M"), "cpu_capability": rt.backends.cpu.get_cpu_capability(), "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

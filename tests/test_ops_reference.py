@@ -500,16 +500,18 @@ def test_matmul_transposed_views_and_bmm(dtype):
     assert_close(e @ make(w), np.matmul(np.broadcast_to(e_np, (3, 3, 4)).astype(np.float64), w), dtype=dtype, **tol)
 
 
-# Float32 products big enough for the blocked, threaded GEMM: edge tiles in both dims, several
-# depth blocks (K > 256), several column blocks (N > 4096), splits by rows (N = 33) and columns.
-SGEMM_SHAPES = [(16, 32, 1), (17, 33, 7), (130, 33, 300), (1000, 40, 20), (64, 100, 600), (128, 512, 784), (9, 4100, 300),
+# Float32 products big enough for the blocked, threaded GEMM, at every CPU kernel level (the
+# smallest for each level's tile: 16x32 AVX-512, 12x16 AVX2): edge tiles
+# in both dims, several depth blocks (K > 256), several column blocks (N > 4096), splits by rows
+# (N = 33) and columns.
+SGEMM_SHAPES = [(16, 32, 1), (12, 16, 3), (17, 33, 7), (25, 47, 513), (130, 33, 300), (1000, 40, 20), (64, 100, 600), (128, 512, 784), (9, 4100, 300),
                 (513, 96, 257)]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("transposed", ["none", "a", "b", "both"])
 @pytest.mark.parametrize("mnk", SGEMM_SHAPES, ids=str)
-def test_blocked_float32_gemm(mnk, transposed, threads):
+def test_blocked_float32_gemm(mnk, transposed, threads, cpu_level, poisoned_allocations):
     m, n, k = mnk
     r = rng("sgemm", mnk, transposed)
     a, b = r.standard_normal((m, k)).astype(np.float32), r.standard_normal((k, n)).astype(np.float32)
@@ -518,8 +520,7 @@ def test_blocked_float32_gemm(mnk, transposed, threads):
     before = rt.get_num_threads()
     rt.set_num_threads(threads)
     try:
-        rt.full((m, n), float("nan"))  # freed at once; the output reuses its cached block, so unwritten entries stay NaN
-        out = ta @ tb
+        out = ta @ tb  # allocated as NaN: entries the kernels leave unwritten stay NaN
     finally:
         rt.set_num_threads(before)
     assert_close(out, a.astype(np.float64) @ b, dtype=F32, rtol=1e-5, atol=2e-6 * np.sqrt(k), msg=str(mnk))

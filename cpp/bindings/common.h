@@ -47,5 +47,6 @@ void bind_tensor(py::module_& m, py::class_<TensorImpl, std::shared_ptr<TensorIm
 void bind_functions(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_cpu(py::module_& m);
 
 }  // namespace rt::bind

@@ -301,4 +301,5 @@ PYBIND11_MODULE(_C, m) {
   rt::bind::bind_functions(m);
   rt::bind::bind_nn(m);
   rt::bind::bind_optim(m);
+  rt::bind::bind_cpu(m);
 }

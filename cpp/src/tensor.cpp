@@ -1,7 +1,9 @@
 #include "reticulum/tensor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -83,7 +85,10 @@ class BlockCache {
 };
 }  // namespace
 
+static std::atomic<bool> poison_allocations{false};
+
 void empty_cache() { BlockCache::get().release_all(); }
+void set_poison_allocations(bool on) { poison_allocations.store(on); }
 size_t cached_bytes() { return BlockCache::get().cached(); }
 
 std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
@@ -92,6 +97,7 @@ std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
   const size_t sz = BlockCache::size_class(std::max<size_t>(nbytes, 1));
   s->data = BlockCache::get().take(sz);
   if (!s->data) fail<RuntimeError>("allocate: out of memory requesting ", nbytes, " bytes");
+  if (poison_allocations.load(std::memory_order_relaxed)) std::memset(s->data, 0xFF, sz);
   s->nbytes = nbytes;
   s->device = device;
   s->deleter = [sz](void* p) { BlockCache::get().give(p, sz); };

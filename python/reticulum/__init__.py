@@ -14,7 +14,7 @@ from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, cl
                          unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
 from .serialization import save, load, CheckpointError
 from .autograd.anomaly_mode import is_anomaly_enabled
-from . import autograd, cuda, nn, optim, safetensors  # noqa: E402
+from . import autograd, backends, cuda, nn, optim, safetensors  # noqa: E402
 
 float32 = dtype.float32
 float64 = dtype.float64

@@ -38,6 +38,9 @@ std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
 // Returns cached free blocks to the system / reports their total size (RETICULUM_NO_CACHE=1 disables the cache).
 void empty_cache();
 size_t cached_bytes();
+// For tests: fill every new storage with NaN bytes (all ones), cached block or fresh, so that an
+// output element a kernel forgets to write (or reads before writing) shows up as NaN.
+void set_poison_allocations(bool on);
 
 struct Node;
 struct TensorImpl;

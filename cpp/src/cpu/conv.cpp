@@ -1,8 +1,9 @@
 // Convolution as GEMMs over each sample's patches. Threads split the batch: each sample's
 // GEMM runs on one core, so no large shared buffers; with a single sample the GEMM threads
-// itself. Float convolutions pack patches straight from a padded copy of the image
-// (conv_stencil.h); float64, 1x1 and (for input gradients) strided ones go through an
-// im2col/vol2col column buffer.
+// itself. At the AVX2 and AVX-512 kernel levels (simd.h), float convolutions pack patches
+// straight from a padded copy of the image (conv_stencil.h); float64, 1x1, (for input
+// gradients) strided ones, and everything at the DEFAULT level go through an im2col/vol2col
+// column buffer.
 #include <Eigen/Core>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "cpu/conv_stencil.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 #include "cpu/strided.h"
 
 namespace rt::cpu {
@@ -139,7 +141,6 @@ static const T* group_columns(const ConvGeom& g, const T* x, int64_t n, int64_t 
   return cols;
 }
 
-#ifdef RT_HAVE_SGEMM
 // Float convolutions whose GEMMs (nearly) fill the register tile take the stencil path (input
 // gradients only at stride 1).
 static bool unit_stride(const ConvGeom& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
@@ -180,7 +181,6 @@ static std::vector<float> narrow_weights(const float* w, int64_t groups, int64_t
       for (int64_t t = 0; t < K; ++t) out[(gi * K + t) * 16 + o] = w[(gi * Og + o) * K + t];
   return out;
 }
-#endif
 
 template <class T>
 static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& outt) {
@@ -193,22 +193,23 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
     if (b)
       for (int64_t oc = 0; oc < Og; ++oc) Map<T>(o + oc * L, 1, L).array() += b[gi * Og + oc];
   };
-#ifdef RT_HAVE_SGEMM
   if constexpr (std::is_same_v<T, float>) {
     // Even a half-empty register tile beats im2col plus Eigen here (LeNet's 1->6 layer: 0.22 vs 0.32 ms).
-    if (!is_pointwise(g) && Og >= 4 && L >= kSgemmNR && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    const SimdKernels* k = simd();
+    if (k && !is_pointwise(g) && Og >= 4 && L >= k->nr && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       const StencilConv sc(g.C / g.groups, g.in, g.pad, g.k, g.dil, g.stride);
-      const std::vector<float> w_t = Og > kSgemmMR && Og <= kNarrow ? narrow_weights(w, g.groups, Og, K) : std::vector<float>{};
+      const bool narrow = Og > k->mr && Og <= kNarrow;
+      const std::vector<float> w_t = narrow ? narrow_weights(w, g.groups, Og, K) : std::vector<float>{};
       over_batch<T>(g, g.C * sc.plane(), [&](int64_t n, T* xp, int) {
         pad_image(x + n * g.C * in_len(g), g.C, g.in, g.pad, xp);
         for (int64_t gi = 0; gi < g.groups; ++gi) {
           const Stencil patches = sc.at(xp + gi * sc.channels * sc.plane());
           T* o = out + (n * g.O + gi * Og) * L;
           if (!w_t.empty()) {
-            conv_narrow_forward(patches, K, w_t.data() + gi * K * 16, Og, o);
+            k->conv_narrow_forward(patches, K, w_t.data() + gi * K * 16, Og, o);
           } else {
             const StridedOperand wg{w + gi * Og * K, K, 1};
-            sgemm_packed(Og, L, K, strided_a(&wg), patch_columns(&patches), o, L, false);
+            k->sgemm_packed(Og, L, K, k->strided_a(&wg), k->patch_columns(&patches), o, L, false);
           }
           add_bias(o, gi);
         }
@@ -216,7 +217,6 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
       return;
     }
   }
-#endif
   over_batch<T>(g, is_pointwise(g) ? 0 : K * L, [&](int64_t n, T* cols, int) {
     for (int64_t gi = 0; gi < g.groups; ++gi) {
       const T* src = group_columns(g, x, n, gi, cols);
@@ -242,17 +242,17 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
   // Which gradients take the stencil path (see conv_forward_t); the rest use column buffers.
   bool gw_stencil = false, gx_stencil = false;
   bool gw_transposed = false;  // partials hold gW^T, per group [K, Og]
-#ifdef RT_HAVE_SGEMM
   bool gw_narrow = false;  // direct kernel from gy transposed to [L, 16] (few output channels)
   std::unique_ptr<StencilConv> xs, gys;  // patches of x (for gW) and of the padded gy (for gx)
   std::vector<float> wflip;               // per group [Cg, Og * taps]: W transposed, kernel reversed
-  if constexpr (std::is_same_v<T, float>) {
-    // Weight gradient by output channels per group: up to 16, the direct kernel; 32 and more,
-    // gW^T = patches gy^T with patches packed by register transposes; in between, gW = gy patches^T
-    // with gathered patches.
+  const SimdKernels* k = std::is_same_v<T, float> ? simd() : nullptr;
+  if (k) {
+    // Weight gradient by output channels per group: up to 16, the direct kernel; from the
+    // register tile's width up, gW^T = patches gy^T with patches packed by register transposes;
+    // otherwise gW = gy patches^T with gathered patches.
     gw_narrow = Og <= kNarrow;
-    gw_transposed = !gw_narrow && sgemm_fits(K, Og) && g.stride[2] == 1;  // its patch rows are contiguous runs
-    if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    gw_transposed = !gw_narrow && k->sgemm_fits(K, Og) && g.stride[2] == 1;  // its patch rows are contiguous runs
+    if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || k->sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;
       xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil, g.stride);
     }
@@ -263,7 +263,7 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
       gpad[d] = g.dil[d] * (g.k[d] - 1) - g.pad[d];
       pad_ok = pad_ok && gpad[d] >= 0;
     }
-    if (gxt && unit_stride(g) && !is_pointwise(g) && pad_ok && sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
+    if (gxt && unit_stride(g) && !is_pointwise(g) && pad_ok && k->sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
       gx_stencil = true;
       const int64_t ones[3] = {1, 1, 1};
       gys = std::make_unique<StencilConv>(Og, g.out, gpad, g.k, g.dil, ones);
@@ -276,52 +276,44 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
               wflip[((gi * Cg + c) * Og + o) * taps + (taps - 1 - t)] = w[((gi * Og + o) * Cg + c) * taps + t];
     }
   }
-#endif
   if (gxt && !gx_stencil) std::fill(gxt->data<T>(), gxt->data<T>() + gxt->numel(), T(0));  // col2im accumulates
   const bool need_cols = !pw && ((gwt && !gw_stencil) || (gxt && !gx_stencil));
   const int64_t cols_len = need_cols ? 2 * K * L : 0;
   // Per-thread scratch: [column buffers | padded x | padded gy | gy transposed to [L, 16]].
-  int64_t scratch_len = cols_len;
-#ifdef RT_HAVE_SGEMM
   const int64_t xpad_at = cols_len, gypad_at = xpad_at + (gw_stencil ? g.C * xs->plane() : 0);
   const int64_t gyt_at = gypad_at + (gx_stencil ? g.O * gys->plane() : 0);
-  scratch_len = gyt_at + (gw_stencil && gw_narrow ? L * 16 : 0);
-#endif
+  const int64_t scratch_len = gyt_at + (gw_stencil && gw_narrow ? L * 16 : 0);
   over_batch<T>(g, scratch_len, [&](int64_t n, T* scratch, int tid) {
     T* cols = scratch;
     T* gcols = scratch + K * L;
-#ifdef RT_HAVE_SGEMM
     if constexpr (std::is_same_v<T, float>) {
       if (gw_stencil) pad_image(x + n * g.C * IL, g.C, g.in, g.pad, scratch + xpad_at);
       if (gx_stencil) pad_image(gy + n * g.O * L, g.O, g.out, gys->pad, scratch + gypad_at);
     }
-#endif
     for (int64_t gi = 0; gi < g.groups; ++gi) {
       const T* gyg = gy + (n * g.O + gi * Og) * L;  // [Og, L]
       const T* wg = w + gi * Og * K;                  // [Og, K]
       T* gxn = gxt ? gxt->data<T>() + (n * g.C + gi * Cg) * IL : nullptr;
-#ifdef RT_HAVE_SGEMM
       if constexpr (std::is_same_v<T, float>) {
         if (gw_stencil) {
           const Stencil patches = xs->at(scratch + xpad_at + gi * Cg * xs->plane());
           const StridedOperand gyo{gyg, L, 1}, gyo_t{gyg, 1, L};
           if (gw_narrow) {
             float* gy_t = scratch + gyt_at;
-            transpose_channels16(gyg, Og, L, gy_t);
-            conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
+            k->transpose_channels16(gyg, Og, L, gy_t);
+            k->conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
           } else if (gw_transposed) {
-            sgemm_packed(K, Og, L, patch_rows_a(&patches), strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
+            k->sgemm_packed(K, Og, L, k->patch_rows_a(&patches), k->strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
           } else {
-            sgemm_packed(Og, K, L, strided_a(&gyo), patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
+            k->sgemm_packed(Og, K, L, k->strided_a(&gyo), k->patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
           }
         }
         if (gx_stencil) {
           const Stencil patches = gys->at(scratch + gypad_at + gi * Og * gys->plane());
           const StridedOperand a{wflip.data() + gi * Cg * Og * (K / Cg), Og * (K / Cg), 1};
-          sgemm_packed(Cg, IL, Og * (K / Cg), strided_a(&a), patch_columns(&patches), gxn, IL, false);
+          k->sgemm_packed(Cg, IL, Og * (K / Cg), k->strided_a(&a), k->patch_columns(&patches), gxn, IL, false);
         }
       }
-#endif
       if (gwt && !gw_stencil) {  // gW += gy cols^T
         const T* src = group_columns(g, x, n, gi, cols);
         gemm<T>(Og, K, L, gyg, L, 1, src, 1, L, gw_part[tid].data() + gi * Og * K, true);

@@ -1,4 +1,4 @@
-// GEMM dispatch: the AVX-512 SGEMM (sgemm.cpp) for wide float products, Eigen otherwise.
+// GEMM dispatch: the active level's SGEMM (simd.h) for wide float products, Eigen otherwise.
 // Eigen is only fast on maps with a unit inner stride, so each operand is viewed row- or
 // column-major from whichever of its strides is 1 (transposed views need no copy).
 #include "cpu/gemm.h"
@@ -8,20 +8,19 @@
 #include <type_traits>
 
 #include "cpu/kernels.h"
-#include "cpu/sgemm.h"
+#include "cpu/simd.h"
 
 namespace rt::cpu {
 
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c, bool accumulate) {
-#ifdef RT_HAVE_SGEMM
   if constexpr (std::is_same_v<T, float>) {
-    if (sgemm_fits(M, N)) {
-      sgemm(M, N, K, a, ars, acs, b, brs, bcs, c, N, accumulate);
+    const SimdKernels* k = simd();
+    if (k && k->sgemm_fits(M, N)) {
+      k->sgemm(M, N, K, a, ars, acs, b, brs, bcs, c, N, accumulate);
       return;
     }
   }
-#endif
   using RM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
   using CM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned> C(c, M, N);

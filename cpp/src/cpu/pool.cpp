@@ -2,13 +2,11 @@
 // bilinear affine warp used by data augmentation (the same per-plane image loops).
 #include <cmath>
 #include <cstring>
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
 #include <limits>
 #include <type_traits>
 
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 #include "cpu/strided.h"
 
 namespace rt::cpu {
@@ -36,40 +34,11 @@ static inline T pick(T a, T b, int take) {
   return out;
 }
 
-#ifdef __AVX512F__
-// The same tournament on 16 float outputs at a time (masked at the row's end): even and odd
-// columns of both input rows are split by permutes, the selects become mask blends.
-static void max_pool_2x2_row16(const float* r0, const float* r1, int64_t W, int64_t OW, int64_t base, float* o, int64_t* id) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i one = _mm512_set1_epi32(1), lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-  auto wins = [](__m512 challenger, __m512 holder) {  // challenger > holder, or challenger is NaN
-    return static_cast<__mmask16>(_mm512_cmp_ps_mask(challenger, holder, _CMP_GT_OQ) | _mm512_cmp_ps_mask(challenger, challenger, _CMP_UNORD_Q));
-  };
-  for (int64_t ow = 0; ow < OW; ow += 16) {
-    const int64_t n = std::min<int64_t>(16, OW - ow);
-    const __mmask16 lo = lanes16(2 * n), hi = lanes16(2 * n - 16);
-    const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow), a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
-    const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
-    const __m512 v0 = _mm512_permutex2var_ps(a0, even, a1), v1 = _mm512_permutex2var_ps(a0, odd, a1);
-    const __m512 v2 = _mm512_permutex2var_ps(b0, even, b1), v3 = _mm512_permutex2var_ps(b0, odd, b1);
-    const __mmask16 t01 = wins(v1, v0), t23 = wins(v3, v2);
-    const __m512 m01 = _mm512_mask_blend_ps(t01, v0, v1), m23 = _mm512_mask_blend_ps(t23, v2, v3);
-    const __mmask16 t = wins(m23, m01);
-    const __mmask16 keep = lanes16(n);
-    _mm512_mask_storeu_ps(o + ow, keep, _mm512_mask_blend_ps(t, m01, m23));
-    // Offset in the window: t01 (row 0) or W + t23 (row 1).
-    const __m512i pick01 = _mm512_maskz_mov_epi32(t01, one), pick23 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(W)), _mm512_maskz_mov_epi32(t23, one));
-    const __m512i off = _mm512_add_epi32(_mm512_add_epi32(lane2, _mm512_set1_epi32(static_cast<int32_t>(2 * ow))), _mm512_mask_blend_epi32(t, pick01, pick23));
-    const __m512i b = _mm512_set1_epi64(base);
-    _mm512_mask_storeu_epi64(id + ow, static_cast<__mmask8>(keep), _mm512_add_epi64(b, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(off))));
-    _mm512_mask_storeu_epi64(id + ow + 8, static_cast<__mmask8>(keep >> 8), _mm512_add_epi64(b, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(off, 1))));
-  }
-}
-#endif
 
+// One output row: o[ow] = max of r0[2ow], r0[2ow+1], r1[2ow], r1[2ow+1] and id[ow] its flat index
+// (base + offset in the plane). The SIMD levels' max_pool_2x2_row (simd.h) follow the same order.
 template <class T>
-static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip) {
+static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip, const SimdKernels* simd) {
   const int64_t OH = g.OH, OW = g.OW, W = g.W;
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* r0 = xp + 2 * oh * W;
@@ -77,12 +46,12 @@ static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip) {
     T* o = op + oh * OW;
     int64_t* id = ip + oh * OW;
     const int64_t base = 2 * oh * W;
-#ifdef __AVX512F__
     if constexpr (std::is_same_v<T, float>) {
-      max_pool_2x2_row16(r0, r1, W, OW, base, o, id);
-      continue;
+      if (simd) {
+        simd->max_pool_2x2_row(r0, r1, W, OW, base, o, id);
+        continue;
+      }
     }
-#endif
     for (int64_t ow = 0; ow < OW; ++ow) {
       const T v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
       const int t01 = (v1 > v0) | (v1 != v1), t23 = (v3 > v2) | (v3 != v3);
@@ -99,9 +68,10 @@ void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Ten
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    const SimdKernels* simd = cpu::simd();
     over_planes(g, [&](int64_t p) {
       if (fast) {
-        max_pool_2x2<T>(g, x->data<T>() + p * g.H * g.W, out->data<T>() + p * g.OH * g.OW, idx->data<int64_t>() + p * g.OH * g.OW);
+        max_pool_2x2<T>(g, x->data<T>() + p * g.H * g.W, out->data<T>() + p * g.OH * g.OW, idx->data<int64_t>() + p * g.OH * g.OW, simd);
         return;
       }
       const T* xp = x->data<T>() + p * g.H * g.W;

@@ -14,9 +14,6 @@ constexpr int64_t kParallelGrain = 32768;
 
 inline bool use_threads(int64_t work) { return work >= kParallelGrain && omp_get_max_threads() > 1 && !omp_in_parallel(); }
 
-// The first n of 16 lanes (n clamped to 0..16): the mask of a partial AVX-512 float vector.
-inline uint16_t lanes16(int64_t n) { return n >= 16 ? uint16_t(0xFFFF) : n <= 0 ? uint16_t(0) : static_cast<uint16_t>((1u << n) - 1); }
-
 // inner(ptrs, byte_strides, n) processes one row of n elements.
 template <size_t N, class F>
 void strided_loop(const Shape& shape_in, const std::array<const Tensor*, N>& ts, F&& inner) {

@@ -1,0 +1,2 @@
+"""Backend introspection, as torch.backends."""
+from . import cpu  # noqa: F401
