@@ -201,6 +201,12 @@ def test_arg_extreme_dim_out_of_range_on_0d(name):
     assert getattr(rt.tensor(1.0), name)(dim=-1).item() == 0
 
 
+def test_flatten_dim_out_of_range_on_0d():
+    raises(IndexError, lambda: rt.tensor(1.0).flatten(1), "flatten", "out of range")
+    raises(IndexError, lambda: rt.tensor(1.0).flatten(0, 2**62), "flatten", "out of range")
+    assert rt.tensor(1.0).flatten(0, -1).shape == (1,)
+
+
 def test_size_dim_out_of_range():
     with pytest.raises(IndexError):
         rt.ones(2, 3).size(2)
