@@ -54,7 +54,7 @@ OPS.update({
     "getitem": opr(operator.getitem),
     "T": lambda L, x: x.T,
     "mT": lambda L, x: x.mT,
-    "matmul": fn("matmul"), "bmm": fn("bmm"), "cat": fn("cat"), "stack": fn("stack"), "where": fn("where"),
+    "matmul": fn("matmul"), "bmm": fn("bmm"), "cat": fn("cat"), "stack": fn("stack"),
     "maximum_f": fn("maximum"), "tensor": lambda L, data, dtype=None: L.mod.tensor(data, dtype=dtype),
     "from_numpy": lambda L, arr_spec: L.from_numpy(arr_spec),
     "setitem": lambda L, x, key, v: L.setitem(x, key, v),

@@ -22,7 +22,9 @@ MAX_COMPARED = 10**7  # larger outputs (broadcast views of huge shapes) get shap
 INT32_GEOMETRY = "to type int without overflow"
 ORACLE_GAPS = ("not implemented for", "with a bool tensor is not supported", "to type int without overflow",
                "Only zero batch or zero channel inputs are supported", "optional 0 dim batch size",
-               "missing 1 required positional arguments", "object is not iterable")
+               "missing 1 required positional arguments", "object is not iterable",
+               "expected weight to be at least 1 at dimension 0")  # zero output channels
+COPY_LENIENCY = ("must be greater or equal to the number of dimensions", "doesn't match the broadcast shape")
 # Ops where torch maps NaN to a number (torch.sign(nan) == 0; NumPy and reticulum give NaN).
 NAN_QUIRKS = {"sign", "f_sign"}
 # Oracle refusals of mixed float dtypes (torch wants one dtype for conv/linear/losses, reticulum
@@ -201,7 +203,7 @@ def first_float_tensor(lib, out):
 def backward(lib, b, out, spec):
     """(out * cotangent).sum().backward() with a cotangent of dtype spec['ct'] (mixed-dtype graphs)."""
     t = first_float_tensor(lib, out)
-    if t is None or t.numel() > MAX_COMPARED:
+    if t is None or t.numel() > MAX_COMPARED or any(n > MAX_COMPARED for n in t.shape):
         return False, None
     ct = values(np.random.default_rng(spec.get("seed", 0) + 3), tuple(t.shape), spec.get("ct", "f32"), "none")
     try:
@@ -220,10 +222,10 @@ class Mismatch(Exception):
 
 
 def tolerance(spec):
-    """float32 anywhere in the case (int64 and bool promote to it) -> float32 tolerance;
-    float64-only cases are held to ~1e-9."""
+    """float32 anywhere in the case (int64 and bool promote to it, casts may produce it) -> float32
+    tolerance; float64-only cases are held to ~1e-9."""
     text = repr(spec)
-    return 2e-4 if ("'f32'" in text or "float32" in text or "'dt': 'b'" in text or "'i64'" in text) else 1e-9
+    return 2e-4 if (spec["op"] in ("float", "to", "type_as") or "'f32'" in text or "float32" in text or "'dt': 'b'" in text or "'i64'" in text) else 1e-9
 
 
 def compare(rl, tl, r, t, tol, where, check_values=True, finite_only=False, check_dtype=True):
@@ -298,6 +300,20 @@ def arbitrary_strides(spec):
     return spec["op"] == "stride" and isinstance(first, dict) and any(n <= 1 for n in first.get("T", []))
 
 
+def no_dof_variance(spec):
+    """var/std with correction >= the number of reduced elements: the forward is inf or NaN, and
+    torch's gradient (finite: 2 (x - mean) / (n - correction)) is no reference."""
+    if spec["op"] not in ("var", "std") or not isinstance(spec["args"][0], dict):
+        return False
+    shape, dim = spec["args"][0]["T"], spec["kw"].get("dim")
+    dims = range(len(shape)) if dim is None else [dim] if isinstance(dim, int) else dim.get("U", [])
+    n = 1
+    for d in dims:
+        if isinstance(d, int) and -len(shape) <= d < len(shape):
+            n *= shape[d]
+    return spec["kw"].get("correction", 1) >= n
+
+
 def has_oracle(spec):
     """torch has no softmax for integer/bool tensors (only empty ones pass through, keeping their dtype)."""
     first = spec["args"][0] if spec.get("args") else None
@@ -355,6 +371,8 @@ def check(spec, rt, torch):
         tl.promote = widest
         tb, t, te = call(tl, spec)
     if te is not None:
+        if spec["op"] in ("copy_", "setitem") and any(k in str(te) for k in COPY_LENIENCY):
+            return None  # NumPy's rule: the source may have extra leading dims of size 1 (or no elements)
         if INT32_GEOMETRY in str(te) and expected_spatial(spec) is not None:
             return None  # shape already checked above; torch cannot compute the values
         if any(k in str(te) for k in ORACLE_GAPS):
@@ -370,7 +388,7 @@ def check(spec, rt, torch):
         compare(rl, tl, r, t, tol, "output", check_values, finite_only=quirk, check_dtype=tl.promote is None)
     except Mismatch as m:
         return f"wrong result: {m}"
-    if not spec.get("grad"):
+    if not spec.get("grad") or no_dof_variance(spec):
         return None
     ran, be = backward(rl, rb, r, spec)
     if be is not None and not isinstance(be, CLEAN):

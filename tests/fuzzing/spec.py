@@ -15,7 +15,8 @@ Argument encodings (everything else is passed through as a Python value):
   {"L": [args]} / {"U": [args]}        a list / tuple of arguments;
   {"D": "f32"}                        a dtype object;
   {"K": [items]}                      an indexing key: ints, None, "...", {"S": [start, stop, step]}, index tensors;
-  {"np": shape, "dt": ..., "kind": ..., "write": bool}   a NumPy array for from_numpy (see oracle.Lib.from_numpy).
+  {"np": shape, "dt": ..., "kind": ..., "write": bool}   a NumPy array for from_numpy (see oracle.Lib.from_numpy);
+  any other dict                      a dict of (built) arguments, e.g. optimizer hyperparameters.
 """
 import numpy as np
 
@@ -90,7 +91,7 @@ class Builder:
             return tuple(self._key_item(k) for k in a["K"])
         if "np" in a:
             return a  # a NumPy array description, built by the from_numpy op itself
-        raise ValueError(f"unknown argument encoding {a}")
+        return {k: self.build(v) for k, v in a.items()}  # keyword arguments (optimizer hyperparameters, ...)
 
     def _key_item(self, k):
         if k == "...":
