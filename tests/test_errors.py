@@ -193,6 +193,20 @@ def test_dim_out_of_range(name):
     assert "out of range" in msg, msg
 
 
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_extreme_dim_out_of_range_on_0d(name):
+    """A 0-d tensor has dims 0 and -1 only (as in PyTorch); other dims were ignored."""
+    raises(IndexError, lambda: getattr(rt.tensor(1.0), name)(dim=5), name, "out of range")
+    raises(IndexError, lambda: getattr(rt.tensor(1.0), name)(dim=2**62), name, "out of range")
+    assert getattr(rt.tensor(1.0), name)(dim=-1).item() == 0
+
+
+def test_flatten_dim_out_of_range_on_0d():
+    raises(IndexError, lambda: rt.tensor(1.0).flatten(1), "flatten", "out of range")
+    raises(IndexError, lambda: rt.tensor(1.0).flatten(0, 2**62), "flatten", "out of range")
+    assert rt.tensor(1.0).flatten(0, -1).shape == (1,)
+
+
 def test_size_dim_out_of_range():
     with pytest.raises(IndexError):
         rt.ones(2, 3).size(2)

@@ -623,6 +623,9 @@ def test_load_state_dict_wrong_shape_raises_and_changes_nothing(kind, hyper):
     lambda p: rt.optim.Adagrad(p, weight_decay=-0.1),
     lambda p: rt.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -1.0}], lr=0.1),
     lambda p: rt.optim.Adam([], lr=0.1),
+    lambda p: rt.optim.SGD(p, lr=math.nan),  # NaN passed the `lr < 0` checks (found by the fuzzer)
+    lambda p: rt.optim.Adagrad(p, lr=math.nan),
+    lambda p: rt.optim.Adam(p, weight_decay=math.nan),
     lambda p: rt.optim.SGD([p[0], p[0]], lr=0.1),
     lambda p: rt.optim.SGD([{"params": [p[0]]}, {"params": [p[0]]}], lr=0.1),
 ])

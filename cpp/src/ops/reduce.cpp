@@ -139,8 +139,8 @@ static Tensor arg_extreme(const Tensor& x, std::optional<int64_t> dim, bool keep
     Tensor r = reshape(reduce_raw(op, reshape(detach(x), {-1}), {0}, DType::Int64, name), {});
     return keepdim ? reshape(r, Shape(x->ndim(), 1)) : r;
   }
+  int64_t d = wrap_dim(*dim, x->ndim(), name);  // validates the dim for 0-d tensors too (only 0 and -1)
   if (x->ndim() == 0) return zeros({}, DType::Int64);
-  int64_t d = wrap_dim(*dim, x->ndim(), name);
   return reshape(reduce_raw(op, detach(x), {d}, DType::Int64, name), reduced_shape(x->shape, {d}, keepdim));
 }
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme(x, dim, keepdim, true); }

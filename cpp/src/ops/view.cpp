@@ -84,9 +84,9 @@ Tensor reshape(const Tensor& x, Shape shape) {
 }
 
 Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
-  if (x->ndim() == 0) return reshape(x, {1});
-  start = wrap_dim(start, x->ndim(), "flatten");
+  start = wrap_dim(start, x->ndim(), "flatten");  // a 0-d tensor accepts only 0 and -1, as in PyTorch
   end = wrap_dim(end, x->ndim(), "flatten");
+  if (x->ndim() == 0) return reshape(x, {1});
   if (start > end) fail<ValueError>("flatten: start_dim ", start, " cannot come after end_dim ", end);
   Shape s(x->shape.begin(), x->shape.begin() + start);
   int64_t m = 1;

@@ -45,9 +45,9 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _validate(self, group):
-        if group["lr"] < 0:
+        if not group["lr"] >= 0:  # written so that NaN is refused too
             raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group.get("weight_decay", 0) < 0:
+        if not group.get("weight_decay", 0) >= 0:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def _group_args(self, group):
