@@ -150,12 +150,16 @@ bool TensorImpl::has_internal_overlap() const {
 }
 
 int64_t checked_numel(const Shape& shape, const char* op) {
+  // The product skips zero sizes: an empty tensor's strides are still products of the other
+  // sizes, and must not overflow either (as in PyTorch, which refuses [0, 3, 2^31, 2^31]).
   int64_t n = 1;
+  bool empty = false;
   for (auto s : shape) {
     if (s < 0) fail<ValueError>(op, ": negative dimension in shape ", shape_str(shape));
-    if (__builtin_mul_overflow(n, s, &n)) fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements (the size overflows)");
+    if (s == 0) empty = true;
+    else if (__builtin_mul_overflow(n, s, &n)) fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements (the size overflows)");
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
