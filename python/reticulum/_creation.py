@@ -69,6 +69,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if arr.dtype == object:
         raise TypeError(f"tensor(): can't convert {type(data).__name__} with non-numeric elements to a tensor")
     dt = dtype if dtype is not None else _infer_dtype(arr, is_array)
+    if dt == _dtype.int64 and arr.dtype.kind == "f" and arr.size and not (
+            np.isfinite(arr).all() and arr.min() >= -2.0**63 and arr.max() < 2.0**63):
+        raise RuntimeError("tensor(): a value cannot be converted to type int64 without overflow (NaN, inf or beyond 2**63)")
     arr = np.asarray(arr, dtype=_numpy_dtype(dt), order="C")
     return _finish(_C._from_numpy_copy(arr), requires_grad)
 

@@ -17,15 +17,6 @@ FOUND = {
     "clamp bounds": (
         lambda c, p: c["op"] == "clamp" and p.startswith("wrong result"),
         "clamp ignores a NaN bound and keeps int64 for float bounds (PyTorch: NaN result, float32)"),
-    "NaN/inf/huge written into int64": (
-        lambda c, p: "int64_t without overflow" in p or "int64 without overflow" in p,
-        "NaN, inf and out-of-range floats are converted into int64 tensors (fill_, setitem, tensor) unchecked"),
-    "zero kernel size": (
-        lambda c, p: c["op"] == "module" and c["args"][1] in ("Conv1d", "Conv2d") and c["args"][2][2:3] == [0],
-        "nn.Conv1d/Conv2d accept kernel_size=0 and return a result (PyTorch refuses)"),
-    "non-tensor weight with padding='same'": (
-        lambda c, p: c["op"].startswith("F_conv") and c["kw"].get("padding") == "same" and "has no attribute 'shape'" in p,
-        "F.conv2d(x, 3, padding='same') raises AttributeError instead of TypeError"),
 }
 
 

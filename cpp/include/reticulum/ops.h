@@ -16,6 +16,8 @@ Tensor ones(const Shape& shape, DType dtype = DType::Float32);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor scalar_tensor(double value, DType dtype);
+// Refuses values an int64 tensor cannot hold (NaN, inf, beyond +-2^63), naming the op.
+void check_fill_value(double value, DType dtype, const char* op);
 Tensor arange(double start, double end, double step, DType dtype);
 Tensor linspace(double start, double end, int64_t steps, DType dtype);
 Tensor eye(int64_t n, int64_t m, DType dtype);

@@ -55,6 +55,7 @@ static Tensor cast_raw(const Tensor& x, DType dt) {
 }
 
 Tensor scalar_tensor(double value, DType dtype) {
+  check_fill_value(value, dtype, "scalar_tensor");
   Tensor t = empty({}, dtype);
   backend(t).fill(t, value);
   return t;
@@ -352,6 +353,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 
 void fill_(const Tensor& dst, double v) {
   check_inplace(dst, "fill_");
+  check_fill_value(v, dst->dtype, "fill_");
   backend(dst).fill(dst, v);
   ++dst->storage->version;
 }

@@ -5,7 +5,14 @@
 
 namespace rt {
 
+void check_fill_value(double value, DType dtype, const char* op) {
+  // Converting NaN, inf or a double outside int64's range to int64 is undefined behaviour in C++.
+  if (dtype == DType::Int64 && !(value >= -9223372036854775808.0 && value < 9223372036854775808.0))
+    fail<RuntimeError>(op, ": value ", value, " cannot be converted to type int64 without overflow");
+}
+
 Tensor full(const Shape& shape, double value, DType dtype) {
+  check_fill_value(value, dtype, "full");
   Tensor t = empty(shape, dtype);
   backend(t).fill(t, value);
   return t;

@@ -62,6 +62,10 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 def _conv(nd, input, weight, bias, stride, padding, dilation, groups):  # noqa: A002
     name = f"conv{nd}d"
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{name}: weight must be a Tensor, got {type(weight).__name__}")
+    if weight.ndim == nd + 2 and 0 in weight.shape[2:]:
+        raise RuntimeError(f"{name}: kernel size should be greater than zero, got weight shape {tuple(weight.shape)}")
     stride, dilation = _tuple(stride, nd, name), _tuple(dilation, nd, name)
     if isinstance(padding, str):
         if padding == "valid":
