@@ -241,8 +241,13 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("tanh", [](const Tensor& t) { return maybe_nogil(t, [&] { return tanh(t); }); })
       .def("sign", [](const Tensor& t) { return maybe_nogil(t, [&] { return sign(t); }); })
       .def("square", [](const Tensor& t) { return pow_scalar(t, 2.0); })
-      .def("clamp", [](const Tensor& t, std::optional<double> lo, std::optional<double> hi) { return clamp(t, lo, hi); },
-           py::arg("min") = py::none(), py::arg("max") = py::none())
+      .def("clamp", [](const Tensor& t, const py::object& lo, const py::object& hi) {
+             // A Python float bound makes an integer tensor's result float32, as in PyTorch, even when
+             // its value is whole (clamp(-1.0, 5.0)): the C++ op only sees doubles, so decide here.
+             auto bound = [](const py::object& v) { return v.is_none() ? std::optional<double>{} : std::optional<double>{v.cast<double>()}; };
+             bool float_bound = py::isinstance<py::float_>(lo) || py::isinstance<py::float_>(hi);
+             return clamp(float_bound && !is_floating(t->dtype) ? to_dtype(t, DType::Float32) : t, bound(lo), bound(hi));
+           }, py::arg("min") = py::none(), py::arg("max") = py::none())
       .def("matmul", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease())
       .def("pow", [](const Tensor& a, py::object e) -> Tensor {
         if (py::isinstance<TensorImpl>(e)) return pow(a, e.cast<Tensor>());

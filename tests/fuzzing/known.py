@@ -14,9 +14,6 @@ FOUND = {
     "bool arithmetic result dtype": (
         lambda c, p: "dtype i64 != oracle b" in p or "Boolean inputs not supported" in p,
         "arithmetic on bool tensors that PyTorch keeps bool or refuses (pow, sign, relu) gives int64"),
-    "clamp bounds": (
-        lambda c, p: c["op"] == "clamp" and p.startswith("wrong result"),
-        "clamp ignores a NaN bound and keeps int64 for float bounds (PyTorch: NaN result, float32)"),
 }
 
 

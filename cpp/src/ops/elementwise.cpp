@@ -286,6 +286,10 @@ Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, "SignBackward0", x
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (!lo && !hi) fail<ValueError>("clamp: at least one of 'min' or 'max' must not be None");
   const double inf = std::numeric_limits<double>::infinity();
+  if ((lo && std::isnan(*lo)) || (hi && std::isnan(*hi))) {  // PyTorch: every value NaN, every gradient 0
+    Tensor xf = is_floating(x->dtype) ? x : to_dtype(x, DType::Float32);
+    return add_scalar(mul_scalar(xf, 0.0), std::numeric_limits<double>::quiet_NaN());
+  }
   UnaryArgs args{lo ? *lo : -inf, hi ? *hi : inf};
   auto integral = [](std::optional<double> v) { return !v || std::floor(*v) == *v; };
   if (!is_floating(x->dtype) && !(integral(lo) && integral(hi))) return clamp(to_dtype(x, DType::Float32), lo, hi);
