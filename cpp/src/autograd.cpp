@@ -178,7 +178,7 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
   std::vector<Node*> stack;
   for (size_t r = 0; r < roots.size(); ++r) {
     const Tensor& root = roots[r];
-    if (!root->grad_fn) {  // a leaf root: its gradient is the seed itself
+    if (!root->grad_fn) {  // a leaf root: its gradient is the one given for it
       if (!capture) accumulate(root, seeds[r]);
       else if (auto it = capture->leaves.find(root.get()); it != capture->leaves.end()) capture->add(it->second, seeds[r]);
       continue;
