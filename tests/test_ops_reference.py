@@ -313,10 +313,16 @@ def test_large_inputs_take_the_threaded_paths(layout):
     assert_close(ta @ ta.T, a64 @ a64.T, dtype=F32, rtol=1e-4, atol=1e-3)
 
 
-def test_unary_bool_input_promotes():
+def test_unary_bool_input_as_torch():
     b = rt.tensor([True, False, True])
-    assert_close(b.exp(), np.exp([1.0, 0.0, 1.0]), dtype=F32, **TOL[F32])
-    assert_close(b.abs(), np.array([1, 0, 1]), dtype=I64, **TOL[I64])
+    assert_close(b.exp(), np.exp([1.0, 0.0, 1.0]), dtype=F32, **TOL[F32])  # float ops promote
+    assert b.sign().dtype == rt.bool and b.sign().tolist() == [True, False, True]
+    for op in ("abs", "relu"):  # PyTorch refuses these on bool
+        with pytest.raises(TypeError, match=f"{op}: bool tensors are not supported"):
+            getattr(b, op)()
+    with pytest.raises(TypeError, match="pow: not implemented for two bool tensors"):
+        b ** b
+    assert (b ** True).tolist() == [True, False, True] and (b ** False).tolist() == [True, True, True]
 
 
 # ===================================================================== comparisons

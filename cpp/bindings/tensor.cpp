@@ -115,6 +115,9 @@ static Tensor backward_gradient(const Tensor& t, const py::object& g) {
   return as_tensor_arg(g, t, "backward");
 }
 
+// bool ** True is itself and bool ** False all True, staying bool as in PyTorch.
+static Tensor bool_power(const Tensor& a, bool e) { return e ? clone(a) : full(a->shape, 1.0, DType::Bool); }
+
 void bind_tensor(py::module_& m, Cls& c) {
   (void)m;
   c.def(py::init([](const Tensor& other) { return detach(other); }), py::arg("data"))
@@ -251,6 +254,7 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("matmul", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }, GilRelease())
       .def("pow", [](const Tensor& a, py::object e) -> Tensor {
         if (py::isinstance<TensorImpl>(e)) return pow(a, e.cast<Tensor>());
+        if (py::isinstance<py::bool_>(e) && a->dtype == DType::Bool) return bool_power(a, e.cast<bool>());
         if (py::isinstance<py::float_>(e) && !is_floating(a->dtype)) return pow_scalar(to_dtype(a, DType::Float32), e.cast<double>());
         return pow_scalar(a, e.cast<double>());
       })
@@ -307,6 +311,7 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }).def("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
   c.def("__pow__", [](const Tensor& a, py::object e) -> py::object {
     if (py::isinstance<TensorImpl>(e)) return py::cast(pow(a, e.cast<Tensor>()));
+    if (py::isinstance<py::bool_>(e) && a->dtype == DType::Bool) return py::cast(bool_power(a, e.cast<bool>()));
     if (py::isinstance<py::float_>(e) && !is_floating(a->dtype)) return py::cast(pow_scalar(to_dtype(a, DType::Float32), e.cast<double>()));
     if (py::isinstance<py::int_>(e) || py::isinstance<py::float_>(e)) return py::cast(pow_scalar(a, e.cast<double>()));
     return py::reinterpret_borrow<py::object>(Py_NotImplemented);

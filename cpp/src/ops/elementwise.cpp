@@ -144,6 +144,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
+  if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("pow: not implemented for two bool tensors, as in PyTorch");
   Tensor out = binary_raw(BinaryOp::Pow, a, b, arith_dtype(a, b), "pow");
   Tensor da = detach(a), db = detach(b), dout = detach(out);
   return record("PowBackward1", out, {a, b}, [da, db, dout](const Tensor& g, const Node& n) {
@@ -273,15 +274,26 @@ Tensor neg(const Tensor& x) {
   if (x->dtype == DType::Bool) fail<TypeError>("neg: negation of a bool tensor is not supported; use logical_not");
   return unary_op(UnaryOp::Neg, "NegBackward0", x, {}, false, true);
 }
-Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, "AbsBackward0", x, {}, false, false); }
+// PyTorch refuses these on bool tensors (abs, relu, leaky_relu) rather than promote them to int64.
+static const Tensor& refuse_bool(const Tensor& x, const char* op) {
+  if (x->dtype == DType::Bool) fail<TypeError>(op, ": bool tensors are not supported (shape ", shape_str(x->shape), "), as in PyTorch");
+  return x;
+}
+
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, "AbsBackward0", refuse_bool(x, "abs"), {}, false, false); }
 Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, "ExpBackward0", x, {}, true, true); }
 Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, "LogBackward0", x, {}, true, false); }
 Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, "SqrtBackward0", x, {}, true, true); }
-Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, "ReluBackward0", x, {}, false, false); }
-Tensor leaky_relu(const Tensor& x, double slope) { return unary_op(UnaryOp::LeakyRelu, "LeakyReluBackward0", x, {slope, 0}, false, false); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, "ReluBackward0", refuse_bool(x, "relu"), {}, false, false); }
+Tensor leaky_relu(const Tensor& x, double slope) {
+  return unary_op(UnaryOp::LeakyRelu, "LeakyReluBackward0", refuse_bool(x, "leaky_relu"), {slope, 0}, false, false);
+}
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "SigmoidBackward0", x, {}, true, true); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "TanhBackward0", x, {}, true, true); }
-Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false); }
+Tensor sign(const Tensor& x) {
+  if (x->dtype == DType::Bool) return clone(x);  // sign(True) is True: PyTorch keeps bool
+  return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false);
+}
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (!lo && !hi) fail<ValueError>("clamp: at least one of 'min' or 'max' must not be None");
