@@ -15,7 +15,7 @@ try:
     import torch
 except ImportError:
     torch = None
-import reticulum as rt  # noqa: E402  (after torch: share its OpenMP runtime, see BENCHMARKING.md)
+import reticulum as rt  # noqa: E402  (after torch: share its OpenMP runtime, see bench/README.md)
 
 
 def make_step(lib, x_np, w_np):

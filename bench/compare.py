@@ -5,7 +5,7 @@
     python bench/compare.py --json out.json
     python bench/compare.py --cpu-capability avx2   # the AVX2 kernels, on an AVX-512 host too
 
-Throughput workloads alternate timed blocks of both frameworks (see BENCHMARKING.md) and
+Throughput workloads alternate timed blocks of both frameworks (see bench/README.md) and
 report the median of per-pair ratios; "speedup" > 1 means reticulum is faster. Synthetic
 data, identical models, shapes, batches, initial weights and optimizers.
 """
@@ -37,7 +37,7 @@ try:
     import torch
 except ImportError:
     torch = None
-import reticulum as rt  # noqa: E402  (after torch: one OpenMP runtime, see BENCHMARKING.md)
+import reticulum as rt  # noqa: E402  (after torch: one OpenMP runtime, see bench/README.md)
 
 LIBS = {"reticulum": rt, "pytorch": torch}
 

@@ -1,4 +1,4 @@
-"""Interleaved same-process timing (see BENCHMARKING.md): warm both sides up, then
+"""Interleaved same-process timing (see bench/README.md): warm both sides up, then
 alternate short timed blocks, flip which side goes first, and report the median ratio
 of adjacent pairs with its spread. Absolute times drift on a shared machine; ratios don't."""
 import statistics

@@ -7,7 +7,8 @@ training state (optimizer state, history). Files are written atomically.
 Dtypes reticulum lacks are widened on load: float16 and bfloat16 to float32, smaller integers
 to int64, as PyTorch would after `.float()` / `.long()`."""
 import os
-import tempfile
+
+from ._atomic import write_bytes_atomically
 
 __all__ = ["save_file", "load_file", "save_model", "load_model"]
 
@@ -42,17 +43,7 @@ def save_file(tensors, filename, metadata=None):
                                                                          for k, v in metadata.items())):
         raise TypeError("save_file: metadata must be a dict of str -> str")
     payload = st.save(arrays, metadata=metadata)
-    path = os.fspath(filename)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes_atomically(filename, payload)
 
 
 def load_file(filename, device="cpu"):

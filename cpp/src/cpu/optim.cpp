@@ -1,5 +1,6 @@
 // Optimizer updates: one pass over a parameter and its state, in place.
-// Formulas follow PyTorch's (see DESIGN.md errata for the seed's Algorithms 5/6).
+// Formulas follow PyTorch's torch.optim (bias-corrected Adam moments; AdamW decays the weights
+// before the update), not the textbook pseudocode, which omits the bias correction.
 #include <cmath>
 
 #include "cpu/kernels.h"

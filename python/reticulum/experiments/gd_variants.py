@@ -5,7 +5,7 @@ is a long, tilted valley: condition number ~80). Every optimizer starts from the
 makes the same number of parameter updates:
   BGD   rt.optim.SGD, batch = N (algorithm 1 / 4)      MBGD  SGD, batch 32 (algorithm 4)
   SGD   SGD, batch 1 (algorithm 4)                     Momentum  SGD(momentum=0.9), batch 32 (alg. 5)
-  Adam  rt.optim.Adam, batch 32 (algorithm 6, with the DESIGN.md errata fixed)
+  Adam  rt.optim.Adam, batch 32 (PyTorch's Adam, with bias correction)
 The full-data loss is recorded after every update and the (w, b) trajectory is drawn over the
 loss contours; late_excess_loss is the mean full-data loss minus the minimum over the last 10%
 of the updates (less noisy than the last value alone). Smoothness of a trajectory = mean cosine

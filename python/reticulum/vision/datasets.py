@@ -13,7 +13,6 @@ import functools
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _C
+from .._atomic import write_bytes_atomically
 from ..utils.data import Dataset, TensorDataset, _check_seed, _normalize_index
 from .synthetic import blobs, polynomial, two_moons, xor  # noqa: F401  (re-exported)
 
@@ -181,7 +181,7 @@ class _IDXImages(Dataset):
                     if digest != self.resources[fname]:
                         failures.append(f"{url}: md5 {digest} does not match the published {self.resources[fname]}")
                         continue
-                    _write_atomically(self.raw_folder / fname, payload)
+                    write_bytes_atomically(self.raw_folder / fname, payload)
                     break
                 else:
                     raise RuntimeError(f"{name}: could not download {fname}; no mirror answered with the right file:\n  "
@@ -204,19 +204,6 @@ class _IDXImages(Dataset):
 
     def __repr__(self):
         return f"{type(self).__name__}(root={str(self.root)!r}, train={self.train}, n={len(self)})"
-
-
-def _write_atomically(path, payload):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class MNIST(_IDXImages):

@@ -2,12 +2,12 @@
 batch into one image, save_image writes it as an 8-bit PNG (no imaging library needed)."""
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
 
 from .. import _C
+from .._atomic import write_bytes_atomically
 from .._C import Tensor
 
 __all__ = ["make_grid", "save_image"]
@@ -92,12 +92,4 @@ def save_image(tensor, fp, format=None, **kwargs):  # noqa: A002  (torchvision's
     if not isinstance(fp, (str, os.PathLike)):
         fp.write(data)
         return
-    path = os.fspath(fp)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".save_image.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes_atomically(fp, data)
