@@ -1,20 +1,15 @@
 // Batch normalization (fused forward, closed-form backward) and the NLL loss kernels.
-#include <Eigen/Core>
 #include <cmath>
 #include <vector>
 
+#include "cpu/float_loops.h"
 #include "cpu/kernels.h"
 #include "cpu/strided.h"
 
 namespace rt::cpu {
 
-template <class T>
-using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
-template <class T>
-using MVec = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Unaligned>;
-
-// Per-channel statistics of x viewed as [N, C, L]: each (n, c) row is reduced with Eigen's
-// vectorized sums and rows are combined in double. For L == 1 ([N, C] inputs) rows have one
+// Per-channel statistics of x viewed as [N, C, L]: each (n, c) row is reduced by the per-level
+// loops (float_loops.h) and rows are combined in double. For L == 1 ([N, C] inputs) rows have one
 // element, so the loops run over channels instead (vectorized across C).
 template <class T>
 static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c0, int64_t c1, std::vector<double>& mean, std::vector<double>& var) {
@@ -32,12 +27,13 @@ static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c
     for (int64_t c = c0; c < c1; ++c) var[c] = q[c] / M;
     return;
   }
+  const VecLoops<T>& loops = vec_loops<T>();
   for (int64_t c = c0; c < c1; ++c) {
     double s = 0;
-    for (int64_t n = 0; n < N; ++n) s += static_cast<double>(Vec<T>(x + (n * C + c) * L, L).sum());
+    for (int64_t n = 0; n < N; ++n) s += loops.sum(x + (n * C + c) * L, L);
     const double mu = s / M;
     double q = 0;
-    for (int64_t n = 0; n < N; ++n) q += static_cast<double>((Vec<T>(x + (n * C + c) * L, L) - static_cast<T>(mu)).square().sum());
+    for (int64_t n = 0; n < N; ++n) q += loops.centered_square_sum(x + (n * C + c) * L, L, static_cast<T>(mu));
     mean[c] = mu;
     var[c] = q / M;
   }
@@ -75,11 +71,9 @@ void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tens
         rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
       }
     }
+    const VecLoops<T>& loops = vec_loops<T>();
     parallel_range(N * C, L, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const int64_t c = r % C;
-        MVec<T>(out + r * L, L) = Vec<T>(x + r * L, L) * scale[c] + shift[c];
-      }
+      for (int64_t r = b; r < e; ++r) loops.scale_shift(x + r * L, out + r * L, L, scale[r % C], shift[r % C]);
     });
   });
 }
@@ -93,13 +87,14 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
     const T* gy = gyt->data<T>();
     const T* mean = meant->data<T>();
     const T* invstd = invstdt->data<T>();
+    const VecLoops<T>& loops = vec_loops<T>();
     std::vector<double> sg(C, 0.0), sgx(C, 0.0);  // sum(gy), sum(gy * xhat)
     parallel_range(C, 2 * M, [&](int64_t c0, int64_t c1) {
       for (int64_t n = 0; n < N; ++n)
         for (int64_t c = c0; c < c1; ++c) {
-          Vec<T> g(gy + (n * C + c) * L, L), xv(x + (n * C + c) * L, L);
-          sg[c] += static_cast<double>(g.sum());
-          sgx[c] += static_cast<double>((g * (xv - mean[c])).sum()) * invstd[c];
+          const int64_t r = (n * C + c) * L;
+          sg[c] += loops.sum(gy + r, L);
+          sgx[c] += loops.centered_dot(gy + r, x + r, L, mean[c]) * invstd[c];
         }
     });
     for (int64_t c = 0; c < C; ++c) {
@@ -119,8 +114,7 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
     parallel_range(N * C, 2 * L, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t c = r % C;
-        Vec<T> g(gy + r * L, L), xv(x + r * L, L);
-        MVec<T>(gx + r * L, L) = k[c] * (g - a[c] - (xv - mean[c]) * b[c]);
+        loops.norm_backward(gy + r * L, x + r * L, gx + r * L, L, k[c], a[c], mean[c], b[c]);
       }
     });
   });

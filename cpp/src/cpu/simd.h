@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "cpu/conv_stencil.h"
+#include "cpu/float_loops.h"
 #include "cpu/sgemm.h"
 #include "reticulum/cpu_capability.h"
 
@@ -29,6 +30,8 @@ struct SimdKernels {
   void (*transpose_channels16)(const float* gy, int64_t outputs, int64_t positions, float* gy_t);
   // One output row of the 2x2/stride-2 max pool (pool.cpp has the contract).
   void (*max_pool_2x2_row)(const float* r0, const float* r1, int64_t W, int64_t OW, int64_t base, float* o, int64_t* id);
+  // The elementwise, activation, batch-norm and optimizer loops at this level (float_loops.h).
+  const FloatLoops* loops;
 
   // Worth it when both output dims (nearly) fill the register tile; skinny products waste most of it.
   bool sgemm_fits(int64_t M, int64_t N) const { return M >= fit_rows && N >= nr; }
