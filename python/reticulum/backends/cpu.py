@@ -1,6 +1,7 @@
 """The CPU kernel level chosen at import (runtime ISA dispatch), as torch.backends.cpu.
 
-The hot float kernels (SGEMM, stencil and direct convolutions, 2x2 max pooling) are compiled
+The hot float kernels (SGEMM, stencil and direct convolutions, 2x2 max pooling, and the float32
+elementwise, activation, batch-norm and optimizer loops) are compiled
 once per instruction-set level; the best one that the CPU and the OS support is used, capped
 by the environment variable RETICULUM_CPU_CAPABILITY=default|avx2|avx512.
 """
