@@ -85,6 +85,19 @@ SAMPLES = {
     "_C.optim.clip_grad_norm": lambda: ([_param()], 1.0, 2.0, False),
     "_C.optim.clip_grad_value": lambda: ([_param()], 1.0),
     "_C.optim.GroupState": lambda: ([_param()],),
+    "Tensor._cumsum": lambda: (rt.rand(2, 3), 1, None),
+    "Tensor._scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1), False),
+    "Tensor._topk": lambda: (rt.rand(2, 3), 2, 1, True),
+    "Tensor._sort": lambda: (rt.rand(2, 3), 1, False),
+    "Tensor.scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_add": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_add_": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.gather": lambda: (rt.rand(2, 3), 1, rt.tensor([[0], [2]])),
+    "rt.scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "rt.scatter_add": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "rt.gather": lambda: (rt.rand(2, 3), 1, rt.tensor([[0], [2]])),
+    "rt.einsum": lambda: ("ij,jk->ik", rt.rand(2, 3), rt.rand(3, 4)),
 }
 
 # Functions that take no tensor at all (creation, seeding, threads, I/O) or only wrap a

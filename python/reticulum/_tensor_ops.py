@@ -81,14 +81,6 @@ def mul(input, other):  # noqa: A002
     return input * other if isinstance(input, Tensor) else other * input
 
 
-def div(input, other, *, rounding_mode=None):  # noqa: A002
-    """True division; rounding_mode 'trunc'/'floor' is not available (there is no floor/trunc op to build it on)."""
-    if rounding_mode is not None:
-        raise NotImplementedError(f"div(): rounding_mode={rounding_mode!r} is not supported; only true division "
-                                  "(rounding_mode=None)")
-    return input / other if isinstance(input, Tensor) else _as_tensor_like(input, other) / other
-
-
 def _as_tensor_like(number, tensor):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected at least one Tensor argument, got {type(number).__name__} and {type(tensor).__name__}")

@@ -38,6 +38,14 @@ def tanh(input):  # noqa: A002
     return input.tanh()
 
 
+def gelu(input, approximate="none"):  # noqa: A002
+    """x * Phi(x), Phi the standard normal CDF; approximate='tanh' uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as torch."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu(): approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    return _nn.gelu(input, approximate == "tanh")
+
+
 def softplus(input):  # noqa: A002
     return _nn.softplus(input)
 
