@@ -108,6 +108,7 @@ NO_TENSOR_ARGS = {
     "rt.cached_bytes", "rt.save", "rt.load", "rt.from_numpy", "rt.is_anomaly_enabled",
     "_C.arange", "_C.empty", "_C.eye", "_C.full", "_C.linspace", "_C.rand", "_C.randint", "_C.randn", "_C.bernoulli_mask",
     "_C.manual_seed", "_C.set_num_threads", "_C.get_num_threads", "_C.is_grad_enabled", "_C.set_grad_enabled", "_C.empty_cache",
+    "rt.set_default_device", "rt.get_default_device",
     "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
     "_C._cpu_build_info", "_C._get_cpu_capability", "_C._init_cpu_capability", "_C._resolve_cpu_capability",
     "_C._set_cpu_capability", "_C._set_poison_allocations",

@@ -66,6 +66,9 @@ OPS = {
     "cumsum": (lambda L, a: a.cumsum(1), [((3, 5), "any")]),
     "rt.cumsum_dim0_3d": (lambda L, a: L.cumsum(a, dim=0), [((4, 2, 3), "any")]),
     "cumsum_neg_dim": (lambda L, a: a.cumsum(-1) * a, [((2, 6), "any")]),
+    "tril": (lambda L, a: a.tril(), [((4, 3), "any")]),
+    "rt.triu_offset": (lambda L, a: L.triu(a, 1), [((3, 4), "any")]),
+    "tril_negative_batched": (lambda L, a: L.tril(a, diagonal=-1), [((2, 3, 3), "any")]),
     # ---- einsum
     "einsum_mm": (lambda L, a, b: L.einsum("ij,jk->ik", a, b), [((2, 3), "any"), ((3, 4), "any")]),
     "einsum_bmm": (lambda L, a, b: L.einsum("bij,bjk->bik", a, b), [((2, 2, 3), "any"), ((2, 3, 2), "any")]),
@@ -198,6 +201,9 @@ def test_cumsum_dtypes_match_torch():
         assert str(got.dtype).split(".")[1] == str(ref.dtype).split(".")[1]
     assert rt.tensor([1, 2]).cumsum(0, dtype=rt.float64).dtype == rt.float64
     assert rt.cumsum(rt.tensor(2.5), 0).item() == 2.5 and rt.zeros(0, 3).cumsum(0).shape == (0, 3)
+    big = [2**62, 2**62, 2**62]  # int64 overflow wraps, as in torch
+    assert rt.tensor(big).cumsum(0).tolist() == torch.tensor(big).cumsum(0).tolist()
+    assert rt.tensor([[True, False], [True, True]]).tril().tolist() == [[True, False], [True, True]]
 
 
 def test_cumsum_float32_accumulates_in_double_as_torch():
@@ -262,6 +268,8 @@ def test_one_hot_with_scatter_in_place_as_tutorials_do():
     (lambda: rt.ones(2, 3).cumsum(2), IndexError, ["cumsum", "out of range"]),
     (lambda: rt.tensor([True]).cumsum(0, dtype=rt.bool), RuntimeError, ["cumsum", "bool"]),
     (lambda: rt.floor_divide("7", rt.ones(2)), TypeError, ["floor_divide", "str"]),
+    (lambda: rt.tril(rt.ones(3)), RuntimeError, ["tril", "2 dimensions", "(3,)"]),
+    (lambda: rt.triu([[1.0]]), TypeError, ["triu", "list"]),
     (lambda: rt.einsum("ij,jk->ik", rt.ones(2, 3)), RuntimeError, ["einsum", "2 operand", "1 operand"]),
     (lambda: rt.einsum("ij,jk->ik", rt.ones(2, 3), rt.ones(4, 2)), RuntimeError, ["einsum", "'j'", "3 and 4"]),
     (lambda: rt.einsum("ijk->i", rt.ones(2, 3)), RuntimeError, ["einsum", "'ijk'", "(2, 3)"]),

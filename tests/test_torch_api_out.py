@@ -84,3 +84,50 @@ def test_out_is_allowed_under_no_grad_for_a_tensor_that_requires_grad():
     with rt.no_grad():
         rt.add(rt.ones(2), rt.ones(2), out=w)
     assert w.tolist() == [2.0, 2.0] and w.requires_grad
+
+
+# ---------------------------------------------------------------- indexing by range, assignment with index tensors
+
+def test_indexing_by_a_python_range_matches_torch():
+    x = np.arange(24.0).reshape(4, 6)
+    for key in (range(1, 3), (slice(None), range(0, 6, 2)), (range(3), range(3)), range(3, 0, -1)):
+        np.testing.assert_array_equal(rt.tensor(x)[key].numpy(), torch.tensor(x)[key].numpy(), err_msg=repr(key))
+    y = rt.zeros(5)
+    y[range(1, 4)] = 2.0
+    assert y.tolist() == [0.0, 2.0, 2.0, 2.0, 0.0]
+
+
+SETITEM_KEYS = {
+    "two_indices": lambda L: (L.tensor([0, 2, 1]), L.tensor([1, 0, 3])),
+    "two_indices_broadcast": lambda L: (L.tensor([[0], [2]]), L.tensor([1, 3])),
+    "slice_between": lambda L: (L.tensor([0, 1]), slice(None), L.tensor([1, 0])),
+    "adjacent_after_slice": lambda L: (slice(None), L.tensor([0, 2]), L.tensor([1, 1])),
+    "negative": lambda L: (L.tensor([-1, 0]), L.tensor([-2, 3])),
+    "arange_diagonal": lambda L: (L.arange(3), L.arange(3)),
+}
+
+
+@pytest.mark.parametrize("value", ["scalar", "tensor"])
+@pytest.mark.parametrize("name", list(SETITEM_KEYS))
+def test_setitem_with_several_index_tensors_matches_torch(name, value):
+    base = np.arange(3 * 4 * 4, dtype=np.float64).reshape(3, 4, 4)
+    got, ref = rt.tensor(base), torch.tensor(base)
+    kr, kt = SETITEM_KEYS[name](rt), SETITEM_KEYS[name](torch)
+    shape = tuple(ref[kt].shape)
+    vals = -np.arange(1, int(np.prod(shape)) + 1, dtype=np.float64).reshape(shape)
+    got[kr] = -7.5 if value == "scalar" else rt.tensor(vals)
+    ref[kt] = -7.5 if value == "scalar" else torch.tensor(vals)
+    np.testing.assert_array_equal(got.numpy(), ref.numpy())
+
+
+def test_setitem_with_index_tensors_writes_through_views_and_checks_bounds():
+    x = rt.zeros(4, 4)
+    x.t()[rt.tensor([0, 1]), rt.tensor([2, 3])] = rt.tensor([1.0, 2.0])  # a non-contiguous view of x
+    assert x[2, 0].item() == 1.0 and x[3, 1].item() == 2.0 and x.sum().item() == 3.0
+    with pytest.raises(IndexError, match="out of range.*size 4"):
+        x[rt.tensor([0, 4]), rt.tensor([0, 0])] = 1.0
+    with pytest.raises(RuntimeError, match="expand|broadcast|shape"):
+        x[rt.tensor([0, 1]), rt.tensor([0, 1])] = rt.ones(3)
+    w = rt.zeros(2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="setitem.*requires grad"):
+        w[rt.tensor([0]), rt.tensor([1])] = 1.0

@@ -30,12 +30,13 @@ struct PoolGeom {
   bool count_include_pad = true;
 };
 
-enum class OptimKind : int8_t { SGD, Adam, RMSprop, Adagrad };
+enum class OptimKind : int8_t { SGD, Adam, RMSprop, Adagrad, Adadelta };
 // Hyperparameters of one update; each optimizer reads the fields it uses.
 struct OptimHyper {
   double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
   bool nesterov = false, maximize = false, amsgrad = false, decoupled = false, centered = false;
+  double rho = 0.9;  // Adadelta's decay of both running averages
 };
 
 struct Backend {

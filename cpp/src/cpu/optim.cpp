@@ -93,6 +93,18 @@ static void update(OptimKind kind, const OptimHyper& h, int64_t step, T* p, cons
       }
       break;
     }
+    case OptimKind::Adadelta: {
+      // delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g, with PyTorch's order of operations.
+      const T rho = static_cast<T>(h.rho), one_minus_rho = static_cast<T>(1 - h.rho), eps = static_cast<T>(h.eps);
+      for (int64_t i = b; i < e; ++i) {
+        const T g = sign * gr[i] + wd * p[i];
+        s0[i] = s0[i] * rho + one_minus_rho * g * g;
+        const T delta = std::sqrt(s1[i] + eps) / std::sqrt(s0[i] + eps) * g;
+        s1[i] = s1[i] * rho + one_minus_rho * delta * delta;
+        p[i] -= lr * delta;
+      }
+      break;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // cumulative sum), and the element writes of scatter (index_copy).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -61,8 +62,9 @@ void sort(const Tensor& x, const Tensor& indices, int64_t outer, int64_t r, int6
 void cumsum(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner) {
   dispatch_numeric(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    // float32 sums accumulate in double, as PyTorch's CPU kernel does (long rows drift less).
-    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+    // float32 sums accumulate in double, as PyTorch's CPU kernel does (long rows drift less); integers in
+    // uint64, so that an overflow wraps as in PyTorch instead of being undefined.
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
     const T* xp = x->data<T>();
     T* op = out->data<T>();
     parallel_range(outer * inner, r, [&](int64_t b, int64_t e) {
