@@ -85,6 +85,19 @@ SAMPLES = {
     "_C.optim.clip_grad_norm": lambda: ([_param()], 1.0, 2.0, False),
     "_C.optim.clip_grad_value": lambda: ([_param()], 1.0),
     "_C.optim.GroupState": lambda: ([_param()],),
+    "Tensor._cumsum": lambda: (rt.rand(2, 3), 1, None),
+    "Tensor._scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1), False),
+    "Tensor._topk": lambda: (rt.rand(2, 3), 2, 1, True),
+    "Tensor._sort": lambda: (rt.rand(2, 3), 1, False),
+    "Tensor.scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_add": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.scatter_add_": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "Tensor.gather": lambda: (rt.rand(2, 3), 1, rt.tensor([[0], [2]])),
+    "rt.scatter": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "rt.scatter_add": lambda: (rt.zeros(2, 3), 1, rt.tensor([[0], [2]]), rt.rand(2, 1)),
+    "rt.gather": lambda: (rt.rand(2, 3), 1, rt.tensor([[0], [2]])),
+    "rt.einsum": lambda: ("ij,jk->ik", rt.rand(2, 3), rt.rand(3, 4)),
 }
 
 # Functions that take no tensor at all (creation, seeding, threads, I/O) or only wrap a
@@ -95,6 +108,7 @@ NO_TENSOR_ARGS = {
     "rt.cached_bytes", "rt.save", "rt.load", "rt.from_numpy", "rt.is_anomaly_enabled",
     "_C.arange", "_C.empty", "_C.eye", "_C.full", "_C.linspace", "_C.rand", "_C.randint", "_C.randn", "_C.bernoulli_mask",
     "_C.manual_seed", "_C.set_num_threads", "_C.get_num_threads", "_C.is_grad_enabled", "_C.set_grad_enabled", "_C.empty_cache",
+    "rt.set_default_device", "rt.get_default_device",
     "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
     "_C._cpu_build_info", "_C._get_cpu_capability", "_C._init_cpu_capability", "_C._resolve_cpu_capability",
     "_C._set_cpu_capability", "_C._set_poison_allocations",

@@ -141,6 +141,7 @@ OPTIMIZERS = {
     "rmsprop-centered-momentum": ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
     "rmsprop": ("RMSprop", dict(lr=0.01)),
     "adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+    "adadelta": ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.01)),
 }
 
 

@@ -141,6 +141,17 @@ class Ref:
         clr = lr / (1 + (t - 1) * h.get("lr_decay", 0))
         return p - clr * g / (np.sqrt(s) + eps)
 
+    @staticmethod
+    def _adadelta(h, p, g, st):
+        # Zeiler 2012, Algorithm 1 (+ lr scaling the update, as PyTorch): E[g^2] <- rho E[g^2] + (1-rho) g^2;
+        # dx = -RMS[dx] / RMS[g] g; E[dx^2] <- rho E[dx^2] + (1-rho) dx^2.
+        rho, eps, lr = h.get("rho", 0.9), h.get("eps", 1e-6), h.get("lr", 1.0)
+        g = (-g if h.get("maximize") else g) + h.get("weight_decay", 0) * p
+        eg = st["eg"] = rho * st.get("eg", 0.0) + (1 - rho) * g * g
+        dx = np.sqrt(st.get("edx", 0.0) + eps) / np.sqrt(eg + eps) * g
+        st["edx"] = rho * st.get("edx", 0.0) + (1 - rho) * dx * dx
+        return p - lr * dx
+
 
 # ------------------------------------------------------------------------------------------ grids
 def _grid(**axes):
@@ -158,22 +169,25 @@ RMSPROP_GRID = _grid(lr=[0.01], alpha=[0.99, 0.8], momentum=[0.0, 0.6], centered
                      weight_decay=[0.0, 0.05], maximize=[False, True])
 ADAGRAD_GRID = _grid(lr=[0.1], lr_decay=[0.0, 0.1], weight_decay=[0.0, 0.05], initial_accumulator_value=[0.0, 0.4],
                      maximize=[False, True])
+ADADELTA_GRID = _grid(lr=[1.0, 0.5], rho=[0.9, 0.5], eps=[1e-6, 1e-2], weight_decay=[0.0, 0.05], maximize=[False, True])
 
 CASES = ([("sgd", h) for h in SGD_GRID] + [("adam", h) for h in ADAM_GRID] + [("adamw", h) for h in ADAM_GRID]
-         + [("rmsprop", h) for h in RMSPROP_GRID] + [("adagrad", h) for h in ADAGRAD_GRID])
+         + [("rmsprop", h) for h in RMSPROP_GRID] + [("adagrad", h) for h in ADAGRAD_GRID]
+         + [("adadelta", h) for h in ADADELTA_GRID])
 CASE_IDS = [k + "-" + "-".join(f"{n}={v}" for n, v in h.items() if n != "lr") for k, h in CASES]
 
 RT_CLS = {"sgd": rt.optim.SGD, "adam": rt.optim.Adam, "adamw": rt.optim.AdamW, "rmsprop": rt.optim.RMSprop,
-          "adagrad": rt.optim.Adagrad}
+          "adagrad": rt.optim.Adagrad, "adadelta": rt.optim.Adadelta}
 
 
 def torch_cls(torch, kind):
     return {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-            "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[kind]
+            "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad, "adadelta": torch.optim.Adadelta}[kind]
 
 
 def test_grid_sizes():
     assert len(SGD_GRID) == 20 and len(ADAM_GRID) == 16 and len(RMSPROP_GRID) == 32 and len(ADAGRAD_GRID) == 16
+    assert len(ADADELTA_GRID) == 32
 
 
 # ------------------------------------------------------------------------------------------ drivers
@@ -307,6 +321,7 @@ def _two_group_run(kind, g0, g1, make_grads_none_for=None, steps=STEPS):
     ("adamw", dict(lr=0.05, weight_decay=0.1), dict(lr=0.01, weight_decay=0.0)),
     ("rmsprop", dict(lr=0.01, centered=True), dict(lr=0.003, momentum=0.5)),
     ("adagrad", dict(lr=0.1, lr_decay=0.1), dict(lr=0.3, initial_accumulator_value=0.2)),
+    ("adadelta", dict(lr=1.0, rho=0.9), dict(lr=0.5, rho=0.6, weight_decay=0.1)),
 ])
 def test_param_groups_with_different_hyperparameters(kind, g0, g1):
     opt, _ = _two_group_run(kind, g0, g1)
@@ -344,7 +359,8 @@ def test_param_groups_match_torch():
 def test_params_without_grad_are_skipped(kind):
     hyper = {"sgd": dict(lr=0.05, momentum=0.9, weight_decay=0.1), "adam": dict(lr=0.05, weight_decay=0.1),
              "adamw": dict(lr=0.05), "rmsprop": dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1),
-             "adagrad": dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.1)}[kind]
+             "adagrad": dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.1),
+             "adadelta": dict(weight_decay=0.1)}[kind]
     values = init_values(3)
     params = rt_params(values, rt.float64)
     frozen = rt.tensor(np.array([0.5, -0.25]), dtype=rt.float64, requires_grad=True)
@@ -439,7 +455,8 @@ STATEFUL = [("sgd", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01
             ("adam", dict(lr=0.05, amsgrad=True, weight_decay=0.01)),
             ("adamw", dict(lr=0.05, betas=(0.8, 0.95))),
             ("rmsprop", dict(lr=0.01, momentum=0.5, centered=True)),
-            ("adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.3))]
+            ("adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.3)),
+            ("adadelta", dict(lr=0.8, rho=0.7, weight_decay=0.01))]
 STATEFUL_IDS = [f"{k}{i}" for i, (k, _) in enumerate(STATEFUL)]
 
 
@@ -621,6 +638,12 @@ def test_load_state_dict_wrong_shape_raises_and_changes_nothing(kind, hyper):
     lambda p: rt.optim.Adagrad(p, initial_accumulator_value=-1.0),
     lambda p: rt.optim.Adagrad(p, eps=-1e-10),
     lambda p: rt.optim.Adagrad(p, weight_decay=-0.1),
+    lambda p: rt.optim.Adadelta(p, lr=-1.0),
+    lambda p: rt.optim.Adadelta(p, rho=1.5),
+    lambda p: rt.optim.Adadelta(p, rho=-0.1),
+    lambda p: rt.optim.Adadelta(p, eps=-1e-6),
+    lambda p: rt.optim.Adadelta(p, weight_decay=-0.1),
+    lambda p: rt.optim.Adadelta(p, rho=math.nan),
     lambda p: rt.optim.SGD([{"params": p[:1]}, {"params": p[1:], "lr": -1.0}], lr=0.1),
     lambda p: rt.optim.Adam([], lr=0.1),
     lambda p: rt.optim.SGD(p, lr=math.nan),  # NaN passed the `lr < 0` checks (found by the fuzzer)
@@ -744,8 +767,9 @@ def _mlp_pair(torch, dtype_rt, dtype_t):
                                         ("adam", dict(lr=0.01, amsgrad=True)),
                                         ("adamw", dict(lr=0.01, weight_decay=0.1)),
                                         ("rmsprop", dict(lr=0.005, momentum=0.3, centered=True)),
-                                        ("adagrad", dict(lr=0.05, lr_decay=0.01))],
-                         ids=["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+                                        ("adagrad", dict(lr=0.05, lr_decay=0.01)),
+                                        ("adadelta", dict(lr=0.9, rho=0.8))],
+                         ids=["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"])
 def test_model_with_several_parameters_matches_torch(kind, hyper, dtype):
     torch = pytest.importorskip("torch")
     rdt, tdt, ndt = ((rt.float32, torch.float32, np.float32) if dtype == "float32"

@@ -15,6 +15,7 @@ static OptimHyper hyper_from(const py::dict& d) {
   num("eps", h.eps);
   num("alpha", h.alpha);
   num("lr_decay", h.lr_decay);
+  num("rho", h.rho);
   if (d.contains("betas")) {
     auto b = d["betas"].cast<std::pair<double, double>>();
     h.beta1 = b.first;
@@ -31,7 +32,8 @@ static OptimHyper hyper_from(const py::dict& d) {
 void bind_optim(py::module_& root) {
   using GilRelease = py::call_guard<py::gil_scoped_release>;
   py::module_ m = root.def_submodule("optim", "fused optimizer kernels");
-  py::enum_<OptimKind>(m, "Kind").value("SGD", OptimKind::SGD).value("Adam", OptimKind::Adam).value("RMSprop", OptimKind::RMSprop).value("Adagrad", OptimKind::Adagrad);
+  py::enum_<OptimKind>(m, "Kind").value("SGD", OptimKind::SGD).value("Adam", OptimKind::Adam).value("RMSprop", OptimKind::RMSprop).value("Adagrad", OptimKind::Adagrad)
+      .value("Adadelta", OptimKind::Adadelta);
   py::class_<ParamGroupState>(m, "GroupState")
       .def(py::init<std::vector<Tensor>>())
       .def("step", [](ParamGroupState& s, OptimKind k, const py::dict& group, double init_acc) {

@@ -31,6 +31,13 @@ static Tensor maybe_nogil(const Tensor& t, F&& f) {
   return f();
 }
 
+template <class F>
+static std::pair<Tensor, Tensor> maybe_nogil_pair(const Tensor& t, F&& f) {
+  if (t->numel() < kNoGilElems) return f();
+  py::gil_scoped_release nogil;
+  return f();
+}
+
 static py::object item(const Tensor& t) {
   if (t->numel() != 1)
     fail<RuntimeError>("item: a Tensor with ", t->numel(), " elements cannot be converted to a Python scalar (shape ", shape_str(t->shape), ")");
@@ -216,6 +223,17 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("_slice", [](const Tensor& t, int64_t d, int64_t s, int64_t e, int64_t st) { return slice(t, d, s, e, st); })
       .def("select", [](const Tensor& t, int64_t d, int64_t i) { return select(t, d, i); })
       .def("index_select", [](const Tensor& t, int64_t d, const Tensor& i) { return maybe_nogil(t, [&] { return index_select(t, d, i); }); })
+      .def("gather", [](const Tensor& t, int64_t d, const Tensor& i) { return maybe_nogil(t, [&] { return gather(t, d, i); }); },
+           py::arg("dim"), py::arg("index"))
+      .def("_scatter", [](const Tensor& t, int64_t d, const Tensor& i, const py::object& src, bool accumulate) {
+             if (py::isinstance<TensorImpl>(src)) return accumulate ? scatter_add(t, d, i, src.cast<Tensor>()) : scatter(t, d, i, src.cast<Tensor>());
+             if (accumulate || !is_operand(src))
+               fail<TypeError>(accumulate ? "scatter_add" : "scatter", ": src must be a Tensor", accumulate ? "" : " or a number", ", got ", type_name(src));
+             return scatter_value(t, d, i, src.cast<double>());
+           })
+      .def("_sort", [](const Tensor& t, int64_t d, bool desc) { return maybe_nogil_pair(t, [&] { return sort(t, d, desc); }); })
+      .def("_topk", [](const Tensor& t, int64_t k, int64_t d, bool largest) { return maybe_nogil_pair(t, [&] { return topk(t, k, d, largest); }); })
+      .def("_cumsum", [](const Tensor& t, int64_t d, std::optional<DType> dt) { return maybe_nogil(t, [&] { return cumsum(t, d, dt); }); })
       // ---- reductions
       .def("sum", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim, "sum"); return maybe_nogil(t, [&] { return sum(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
       .def("mean", [](const Tensor& t, py::object dim, bool k) { auto d = dims_from_object(dim, "mean"); return maybe_nogil(t, [&] { return mean(t, d, k); }); }, py::arg("dim") = py::none(), py::arg("keepdim") = false)
@@ -243,6 +261,10 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("sigmoid", [](const Tensor& t) { return maybe_nogil(t, [&] { return sigmoid(t); }); })
       .def("tanh", [](const Tensor& t) { return maybe_nogil(t, [&] { return tanh(t); }); })
       .def("sign", [](const Tensor& t) { return maybe_nogil(t, [&] { return sign(t); }); })
+      .def("sin", [](const Tensor& t) { return maybe_nogil(t, [&] { return sin(t); }); })
+      .def("cos", [](const Tensor& t) { return maybe_nogil(t, [&] { return cos(t); }); })
+      .def("log1p", [](const Tensor& t) { return maybe_nogil(t, [&] { return log1p(t); }); })
+      .def("erf", [](const Tensor& t) { return maybe_nogil(t, [&] { return erf(t); }); })
       .def("square", [](const Tensor& t) { return pow_scalar(t, 2.0); })
       .def("clamp", [](const Tensor& t, const py::object& lo, const py::object& hi) {
              // A Python float bound makes an integer tensor's result float32, as in PyTorch, even when
@@ -285,6 +307,7 @@ void bind_tensor(py::module_& m, Cls& c) {
     };
   };
   c.def("add_", inplace("add_", &add)).def("sub_", inplace("sub_", &sub)).def("mul_", inplace("mul_", &mul)).def("div_", inplace("div_", &div));
+  c.def("floor_divide_", inplace("floor_divide_", &floor_divide)).def("__ifloordiv__", inplace("floor_divide_", &floor_divide));
   c.def("__iadd__", inplace("add_", &add)).def("__isub__", inplace("sub_", &sub)).def("__imul__", inplace("mul_", &mul)).def("__itruediv__", inplace("div_", &div));
 
   // ---- operators (a Python scalar on either side becomes a 0-d tensor)
@@ -306,8 +329,11 @@ void bind_tensor(py::module_& m, Cls& c) {
   c.def("__sub__", binop("sub", &sub, false)).def("__rsub__", binop("sub", &sub, true));
   c.def("__mul__", binop("mul", &mul, false)).def("__rmul__", binop("mul", &mul, true));
   c.def("__truediv__", binop("div", &div, false)).def("__rtruediv__", binop("div", &div, true));
+  c.def("__floordiv__", binop("floor_divide", &floor_divide, false)).def("__rfloordiv__", binop("floor_divide", &floor_divide, true));
+  c.def("floor_divide", binop("floor_divide", &floor_divide, false, Form::Method));
+  c.def("_trunc_divide", binop("div", &trunc_divide, false, Form::Method));
   c.def("add", binop("add", &add, false, Form::Method)).def("sub", binop("sub", &sub, false, Form::Method));
-  c.def("mul", binop("mul", &mul, false, Form::Method)).def("div", binop("div", &div, false, Form::Method));
+  c.def("mul", binop("mul", &mul, false, Form::Method)).def("_true_divide", binop("div", &div, false, Form::Method));
   c.def("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }).def("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
   c.def("__pow__", [](const Tensor& a, py::object e) -> py::object {
     if (py::isinstance<TensorImpl>(e)) return py::cast(pow(a, e.cast<Tensor>()));

@@ -22,6 +22,7 @@ static bool slot_used(OptimKind kind, const OptimHyper& h, int slot) {
     case OptimKind::Adam: return slot < 2 || h.amsgrad;
     case OptimKind::RMSprop: return slot == 0 || (slot == 1 && h.momentum > 0) || (slot == 2 && h.centered);
     case OptimKind::Adagrad: return slot == 0;
+    case OptimKind::Adadelta: return slot < 2;
   }
   return false;
 }

@@ -5,16 +5,27 @@ from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum, empt
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
 from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ._tensor_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
-from ._tensor_ops import mm, add, sub, mul, div, norm, normal, split, chunk, flip, prod
+from ._tensor_ops import mm, add, sub, mul, norm, normal, split, chunk, flip, prod, tril, triu
+from ._einsum import einsum
+from ._index_ops import gather, scatter, scatter_add, sort, argsort, topk, cumsum, floor_divide, div
 from ._tensor import Size
 from ._creation import (tensor, as_tensor, zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint,
                         zeros_like, ones_like, full_like, empty_like, rand_like, randn_like)
-from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, clamp, pow, square, sum, mean, var, std,
+from ._functions import (abs, exp, log, sqrt, neg, sin, cos, log1p, erf, sign, relu, sigmoid, tanh, clamp, pow, square, sum, mean, var, std,
                          max, min, argmax, argmin, softmax, log_softmax, reshape, transpose, permute, flatten, squeeze,
                          unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
+from ._out import accepts_out as _accepts_out
 from .serialization import save, load, CheckpointError
 from .autograd.anomaly_mode import is_anomaly_enabled
-from . import autograd, backends, cuda, nn, optim, safetensors  # noqa: E402
+from . import accelerator, autograd, backends, cuda, nn, optim, safetensors  # noqa: E402
+from ._device import set_default_device, get_default_device
+
+# torch's out= keyword on the functions programs call with it
+(add, sub, mul, div, floor_divide, matmul, mm, bmm, cat, stack, pow, clamp, where, abs, neg, exp, log, log1p, sqrt, sin, cos,
+ erf, tanh, sigmoid, cumsum, gather) = map(_accepts_out, (add, sub, mul, div, floor_divide, matmul, mm, bmm, cat, stack, pow,
+                                                        clamp, where, abs, neg, exp, log, log1p, sqrt, sin, cos, erf, tanh,
+                                                        sigmoid, cumsum, gather))
+divide = div
 
 float32 = dtype.float32
 float64 = dtype.float64

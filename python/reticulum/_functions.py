@@ -10,6 +10,10 @@ def exp(x): return x.exp()  # noqa: E704
 def log(x): return x.log()  # noqa: E704
 def sqrt(x): return x.sqrt()  # noqa: E704
 def neg(x): return x.neg()  # noqa: E704
+def sin(x): return x.sin()  # noqa: E704
+def cos(x): return x.cos()  # noqa: E704
+def log1p(x): return x.log1p()  # noqa: E704
+def erf(x): return x.erf()  # noqa: E704
 def sign(x): return x.sign()  # noqa: E704
 def relu(x): return x.relu()  # noqa: E704
 def sigmoid(x): return x.sigmoid()  # noqa: E704

@@ -40,7 +40,7 @@ def _parse_key(t, key):
         key = (key,)
     items = []
     for k in key:
-        if isinstance(k, (Tensor, list)) or type(k).__name__ == "ndarray":
+        if isinstance(k, (Tensor, list, range)) or type(k).__name__ == "ndarray":
             k = _as_index_tensor(k)
         items.append(k)
     consumed = builtins.sum(1 if not (k is None or k is Ellipsis) and not (isinstance(k, Tensor) and k.dtype == _dtype.bool)
@@ -179,7 +179,25 @@ def _setitem(self, key, value):
             vals = src if src.ndim == 0 else _reshape_values(src, idx, view, d)
             view._index_copy_(d, idx.reshape(-1), vals)
             return
-        raise IndexError("setitem: assignment with more than one index tensor is not supported; use where() instead")
+        _setitem_advanced(view, adv, src)
+
+
+def _setitem_advanced(view, adv, src):
+    """x[i0, i1, ...] = src with several index tensors: the positions they address in a contiguous copy of
+    `view` become one flat index, written by scatter (repeated positions: the last value wins), then copied back."""
+    want = tuple(_advanced(view, adv).shape)  # the shape the values must broadcast to (and the index checks)
+    if tuple(src.shape) != want:
+        try:
+            if _broadcast_shape(tuple(src.shape), want) != want:
+                raise IndexError
+        except IndexError:
+            raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast "
+                               f"to indexing result of shape {want}") from None
+    vals = src.expand(*want)
+    position = _C.arange(0, view.numel(), 1, _dtype.int64).reshape(*view.shape)
+    flat_pos = _advanced(position, adv).reshape(-1)
+    flat = view.contiguous().reshape(-1).scatter(0, flat_pos, vals._to_dtype(view.dtype).reshape(-1))
+    view.copy_(flat.reshape(*view.shape))
 
 
 def _reshape_values(src, idx, view, d):

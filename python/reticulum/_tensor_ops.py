@@ -1,5 +1,5 @@
 """Tensor methods and top-level functions of torch's API built from the differentiable C++ ops (no element
-loops): new_* creation, mm, norm, chunk/split, repeat, flip, any/all, prod, and rt.add/sub/mul/div/normal."""
+loops): new_* creation, mm, norm, chunk/split, repeat, flip, tril/triu, any/all, prod, and rt.add/sub/mul/normal."""
 import builtins
 import math
 
@@ -79,14 +79,6 @@ def sub(input, other, *, alpha=1):  # noqa: A002
 
 def mul(input, other):  # noqa: A002
     return input * other if isinstance(input, Tensor) else other * input
-
-
-def div(input, other, *, rounding_mode=None):  # noqa: A002
-    """True division; rounding_mode 'trunc'/'floor' is not available (there is no floor/trunc op to build it on)."""
-    if rounding_mode is not None:
-        raise NotImplementedError(f"div(): rounding_mode={rounding_mode!r} is not supported; only true division "
-                                  "(rounding_mode=None)")
-    return input / other if isinstance(input, Tensor) else _as_tensor_like(input, other) / other
 
 
 def _as_tensor_like(number, tensor):
@@ -242,6 +234,29 @@ def flip(input, dims):  # noqa: A002
     return out if dims else input.clone()
 
 
+# ---------------------------------------------------------------- triangles
+
+def _triangle(input, diagonal, lower, op):  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): expected a Tensor, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}(): input tensor must have at least 2 dimensions, got shape {tuple(input.shape)}")
+    n, m = input.shape[-2], input.shape[-1]
+    offset = _C.arange(0, m, 1, _dtype.int64).reshape(1, m) - _C.arange(0, n, 1, _dtype.int64).reshape(n, 1)
+    keep = offset <= diagonal if lower else offset >= diagonal
+    return _C.where(keep, input, _C.full((), 0.0, input.dtype))
+
+
+def tril(input, diagonal=0):  # noqa: A002
+    """The lower triangle of the last two dims (element (i, j) kept where j - i <= diagonal), zeros elsewhere."""
+    return _triangle(input, diagonal, True, "tril")
+
+
+def triu(input, diagonal=0):  # noqa: A002
+    """The upper triangle of the last two dims (element (i, j) kept where j - i >= diagonal), zeros elsewhere."""
+    return _triangle(input, diagonal, False, "triu")
+
+
 # ---------------------------------------------------------------- logical and product reductions
 
 def _logical(self, dim, keepdim, want_all, op):
@@ -337,6 +352,6 @@ def _broadcast(a, b):
 for _name, _fn in {
     "new_zeros": _new_creator("zeros"), "new_ones": _new_creator("ones"), "new_empty": _new_creator("empty"),
     "new_full": _new_full, "new_tensor": _new_tensor, "mm": mm, "norm": _norm_method, "split": split, "chunk": chunk,
-    "repeat": _repeat, "flip": flip, "any": _any, "all": _all, "prod": prod,
+    "repeat": _repeat, "flip": flip, "any": _any, "all": _all, "prod": prod, "tril": tril, "triu": triu,
 }.items():
     setattr(Tensor, _name, _fn)

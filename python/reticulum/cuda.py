@@ -7,3 +7,11 @@ def is_available():
 
 def device_count():
     return 0
+
+
+def manual_seed(seed):
+    """Ignored, as in PyTorch when no GPU is present (seed the CPU generator with reticulum.manual_seed)."""
+
+
+def manual_seed_all(seed):
+    """Ignored, as in PyTorch when no GPU is present."""

@@ -6,13 +6,14 @@
 namespace rt {
 
 enum class UnaryOp : int8_t {
-  Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside, Softplus
+  Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside, Softplus,
+  Sin, Cos, Log1p, Erf, Gelu  // Gelu: args.a = 0 exact (erf), 1 tanh approximation
 };
-enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDiv, TruncDiv };  // integer divisors nonzero
 enum class CompareOp : int8_t { Eq, Ne, Lt, Le, Gt, Ge };
 enum class ReduceOp : int8_t { Sum, Max, Min, ArgMax, ArgMin };
 
-// Scalar parameters of a unary op (leaky slope, clamp bounds, exponent, heaviside value).
+// Scalar parameters of a unary op (leaky slope, clamp bounds, exponent, heaviside value, gelu's approximation).
 struct UnaryArgs { double a = 0, b = 0; };
 
 // Convolution geometry, always 3 spatial dims (1-d/2-d convs pad the leading ones with 1s).
@@ -29,12 +30,13 @@ struct PoolGeom {
   bool count_include_pad = true;
 };
 
-enum class OptimKind : int8_t { SGD, Adam, RMSprop, Adagrad };
+enum class OptimKind : int8_t { SGD, Adam, RMSprop, Adagrad, Adadelta };
 // Hyperparameters of one update; each optimizer reads the fields it uses.
 struct OptimHyper {
   double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, alpha = 0.99, lr_decay = 0;
   bool nesterov = false, maximize = false, amsgrad = false, decoupled = false, centered = false;
+  double rho = 0.9;  // Adadelta's decay of both running averages
 };
 
 struct Backend {
@@ -98,6 +100,13 @@ struct Backend {
   void (*normal)(const Tensor& dst, double mean, double std);
   void (*randint)(const Tensor& dst, int64_t low, int64_t high);
   void (*bernoulli)(const Tensor& dst, double p);
+  // out[o, idx[j], i] = src[o, j, i] (index_add's assigning twin; the last of repeated indices wins).
+  void (*index_copy)(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+  // int64 `indices` [outer, r, inner]: the stable sorted order of each line of x along the middle
+  // axis, NaN above every number (x, indices contiguous).
+  void (*sort)(const Tensor& x, const Tensor& indices, int64_t outer, int64_t r, int64_t inner, bool descending);
+  // Inclusive prefix sums along the middle axis (x, out contiguous, same dtype).
+  void (*cumsum)(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
 };
 
 // Every kernel is reached through backend(), which first brings the calling thread's intra-op

@@ -32,6 +32,9 @@ Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, const Tensor& b);
+// div with rounding_mode 'floor' (Python's //) or 'trunc'; gradient zero, as in PyTorch.
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+Tensor trunc_divide(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor add_scalar(const Tensor& a, double s);
@@ -54,6 +57,12 @@ Tensor tanh(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 Tensor heaviside(const Tensor& x, const Tensor& values);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor erf(const Tensor& x);
+// GELU, exact (x * Phi(x)) or with PyTorch's tanh approximation; floating-point input only.
+Tensor gelu(const Tensor& x, bool tanh_approximation);
 
 Tensor to_dtype(const Tensor& x, DType dtype);
 Tensor clone(const Tensor& x);
@@ -89,6 +98,15 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx);
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 void index_copy_(const Tensor& dst, int64_t dim, const Tensor& idx, const Tensor& src);
+
+// ---- index-driven ops (index.cpp); gather/scatter indices are int64 of the input's rank, not wrapped
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src);
+Tensor scatter_value(const Tensor& x, int64_t dim, const Tensor& idx, double value);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src);
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending);  // stable; (values, indices)
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest);  // sorted
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype);
 
 // ---- reductions and softmax (reduce.cpp)
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim);  // empty dims = all

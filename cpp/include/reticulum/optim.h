@@ -9,6 +9,7 @@ namespace rt {
 // State slots per optimizer:
 //   SGD: 0 momentum_buffer | Adam/AdamW: 0 exp_avg, 1 exp_avg_sq, 2 max_exp_avg_sq (amsgrad)
 //   RMSprop: 0 square_avg, 1 momentum_buffer, 2 grad_avg (centered) | Adagrad: 0 sum
+//   Adadelta: 0 square_avg, 1 acc_delta
 class ParamGroupState {
  public:
   explicit ParamGroupState(std::vector<Tensor> params);

@@ -66,6 +66,9 @@ static Backend make_cpu_backend() {
   b.normal = cpu::normal;
   b.randint = cpu::randint;
   b.bernoulli = cpu::bernoulli;
+  b.index_copy = cpu::index_copy;
+  b.sort = cpu::sort;
+  b.cumsum = cpu::cumsum;
   return b;
 }
 

@@ -80,6 +80,22 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
           case UnaryOp::Sigmoid: o = (T(1) + (-x).exp()).inverse(); break;
           case UnaryOp::Tanh: o = x.tanh(); break;
           case UnaryOp::Softplus: o = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
+          case UnaryOp::Sin: o = x.sin(); break;
+          case UnaryOp::Cos: o = x.cos(); break;
+          case UnaryOp::Log1p:
+            for (int64_t i = 0; i < n; ++i) op_[i] = std::log1p(xp[i]);
+            break;
+          case UnaryOp::Erf:
+            for (int64_t i = 0; i < n; ++i) op_[i] = std::erf(xp[i]);
+            break;
+          case UnaryOp::Gelu:
+            if (A == T(0)) {
+              for (int64_t i = 0; i < n; ++i) op_[i] = T(0.5) * xp[i] * (T(1) + std::erf(xp[i] * T(M_SQRT1_2)));
+            } else {
+              const T beta = static_cast<T>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = T(0.044715);
+              o = T(0.5) * x * (T(1) + (beta * (x + kappa * x.cube())).tanh());
+            }
+            break;
           case UnaryOp::PowScalar:
             if (A == T(2)) o = x.square();
             else if (A == T(1)) o = x;
@@ -129,6 +145,25 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
       break;
     case UnaryOp::Sign:
     case UnaryOp::Heaviside: g.setZero(); break;
+    case UnaryOp::Sin: g = gy * x.cos(); break;
+    case UnaryOp::Cos: g = -gy * x.sin(); break;
+    case UnaryOp::Log1p: g = gy / (T(1) + x); break;
+    case UnaryOp::Erf: g = gy * T(M_2_SQRTPI) * (-x.square()).exp(); break;
+    case UnaryOp::Gelu:
+      if (A == T(0)) {  // Phi(x) + x phi(x)
+        const T inv_sqrt_2pi = static_cast<T>(M_2_SQRTPI * M_SQRT1_2 * 0.5);
+        for (int64_t i = 0; i < n; ++i) {
+          const T v = xp[i];
+          gp[i] = gyp[i] * (T(0.5) * (T(1) + std::erf(v * T(M_SQRT1_2))) + v * inv_sqrt_2pi * std::exp(T(-0.5) * v * v));
+        }
+      } else {  // PyTorch's closed form of the tanh approximation's derivative
+        const T beta = static_cast<T>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = T(0.044715);
+        for (int64_t i = 0; i < n; ++i) {
+          const T v = xp[i], t = std::tanh(beta * (v + kappa * v * v * v));
+          gp[i] = gyp[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * beta * (T(1) + T(3) * kappa * v * v));
+        }
+      }
+      break;
   }
 }
 
@@ -144,6 +179,32 @@ void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor&
         unary_backward_block<T>(op, gyp + b, xp + b, yp + b, gp + b, e - b, args);
     });
   });
+}
+
+// Python's floor division. Floats follow PyTorch's kernel (through fmod, so that e.g. 1 // 0.1 is 9
+// as in Python, not floor(1 / 0.1) = 10); integers round the quotient toward -inf.
+template <class T>
+static T floor_div(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (b == T(0)) return a / b;
+    const T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != T(0) && (b < T(0)) != (mod < T(0))) div -= T(1);
+    if (div == T(0)) return std::copysign(T(0), a / b);
+    T floored = std::floor(div);
+    if (div - floored > T(0.5)) floored += T(1);
+    return floored;
+  } else {
+    if (b == T(-1)) return static_cast<T>(uint64_t{0} - static_cast<uint64_t>(a));  // INT64_MIN / -1 wraps instead of trapping
+    const T q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+  }
+}
+
+template <class T>
+static T trunc_div(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) return std::trunc(a / b);
+  else return b == T(-1) ? static_cast<T>(uint64_t{0} - static_cast<uint64_t>(a)) : a / b;
 }
 
 // Float rows whose output is contiguous and whose inputs are contiguous or broadcast scalars go to the
@@ -185,6 +246,8 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
       case BinaryOp::Pow: binary_loop<T>(op, a, b, out, [](T x, T y) { return static_cast<T>(std::pow(x, y)); }); break;
       case BinaryOp::Maximum: binary_loop<T>(op, a, b, out, [](T x, T y) { return x != x ? x : (x > y ? x : y); }); break;
       case BinaryOp::Minimum: binary_loop<T>(op, a, b, out, [](T x, T y) { return x != x ? x : (x < y ? x : y); }); break;
+      case BinaryOp::FloorDiv: binary_loop<T>(op, a, b, out, [](T x, T y) { return floor_div(x, y); }); break;
+      case BinaryOp::TruncDiv: binary_loop<T>(op, a, b, out, [](T x, T y) { return trunc_div(x, y); }); break;
     }
   });
 }

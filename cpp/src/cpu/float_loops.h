@@ -15,7 +15,7 @@ struct VecLoops {
   bool (*unary)(UnaryOp op, const T* x, T* out, int64_t n, UnaryArgs a);
   // gx[i] = d op(x[i]) * gy[i] (y is op's output); false for an op left to the portable path.
   bool (*unary_backward)(UnaryOp op, const T* gy, const T* x, const T* y, T* gx, int64_t n, UnaryArgs a);
-  // out[k] = op(a[k * sa], b[k * sb]) with element strides sa, sb in {0, 1}; false for Pow.
+  // out[k] = op(a[k * sa], b[k * sb]) with element strides sa, sb in {0, 1}; false for Pow and the rounding divisions.
   bool (*binary)(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, T* out, int64_t n);
   // One optimizer update over elements [begin, end) (the contract of Backend::optim_update).
   void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, T* p, const T* g, T* s0, T* s1, T* s2,

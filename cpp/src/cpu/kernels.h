@@ -39,4 +39,7 @@ void uniform(const Tensor& dst, double low, double high);
 void normal(const Tensor& dst, double mean, double std);
 void randint(const Tensor& dst, int64_t low, int64_t high);
 void bernoulli(const Tensor& dst, double p);
+void index_copy(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
+void sort(const Tensor& x, const Tensor& indices, int64_t outer, int64_t r, int64_t inner, bool descending);
+void cumsum(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
 }  // namespace rt::cpu

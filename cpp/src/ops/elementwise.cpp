@@ -143,6 +143,19 @@ Tensor div(const Tensor& a, const Tensor& b) {
   });
 }
 
+static Tensor rounded_div(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  DType dt = arith_dtype(a, b);
+  if (!is_floating(dt) && *sum(compare_scalar(CompareOp::Eq, b, 0.0), {}, false)->data<int64_t>() > 0)
+    fail<RuntimeError>(name, ": ZeroDivisionError: integer division by zero (divisor of shape ", shape_str(b->shape), ")");
+  Tensor out = binary_raw(op, a, b, dt, name);
+  Shape sa = a->shape, sb = b->shape;
+  return record("DivBackward2", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
+    return std::vector<Tensor>{n.needs(0) ? zeros(sa, g->dtype) : Tensor{}, n.needs(1) ? zeros(sb, g->dtype) : Tensor{}};
+  });
+}
+Tensor floor_divide(const Tensor& a, const Tensor& b) { return rounded_div(BinaryOp::FloorDiv, a, b, "floor_divide"); }
+Tensor trunc_divide(const Tensor& a, const Tensor& b) { return rounded_div(BinaryOp::TruncDiv, a, b, "div"); }
+
 Tensor pow(const Tensor& a, const Tensor& b) {
   if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("pow: not implemented for two bool tensors, as in PyTorch");
   Tensor out = binary_raw(BinaryOp::Pow, a, b, arith_dtype(a, b), "pow");
@@ -290,6 +303,15 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "SigmoidBackward0", x, {}, true, true); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "TanhBackward0", x, {}, true, true); }
+Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, "SinBackward0", x, {}, true, false); }
+Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, "CosBackward0", x, {}, true, false); }
+Tensor log1p(const Tensor& x) { return unary_op(UnaryOp::Log1p, "Log1PBackward0", x, {}, true, false); }
+Tensor erf(const Tensor& x) { return unary_op(UnaryOp::Erf, "ErfBackward0", x, {}, true, false); }
+Tensor gelu(const Tensor& x, bool tanh_approximation) {
+  if (!is_floating(x->dtype))  // PyTorch has no integer GELU kernel and does not promote
+    fail<RuntimeError>("gelu: expected a floating-point input, got ", dtype_name(x->dtype), " of shape ", shape_str(x->shape));
+  return unary_op(UnaryOp::Gelu, "GeluBackward0", x, {tanh_approximation ? 1.0 : 0.0, 0}, true, false);
+}
 Tensor sign(const Tensor& x) {
   if (x->dtype == DType::Bool) return clone(x);  // sign(True) is True: PyTorch keeps bool
   return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false);

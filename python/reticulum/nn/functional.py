@@ -2,6 +2,8 @@
 semantics. The heavy ops (conv, pooling, batch norm, linear, nll/cross-entropy) are
 single C++ nodes; the elementwise losses are compositions of differentiable ops, except
 binary_cross_entropy, whose backward is PyTorch's closed form (finite where the logs clamp)."""
+import math
+
 from .. import _C
 from .._C import Tensor
 from ..autograd.function import Function
@@ -36,6 +38,14 @@ def sigmoid(input):  # noqa: A002
 
 def tanh(input):  # noqa: A002
     return input.tanh()
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    """x * Phi(x), Phi the standard normal CDF; approximate='tanh' uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as torch."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu(): approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    return _nn.gelu(input, approximate == "tanh")
 
 
 def softplus(input):  # noqa: A002
@@ -375,6 +385,117 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
     keep = (input != padding_idx % n).unsqueeze(-1)
     return _C.where(keep, rows, rows.detach())
+
+
+
+# ---------------------------------------------------------------- resampling
+
+_INTERP_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def _output_sizes(input, size, scale_factor, spatial):  # noqa: A002
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate(): either size or scale_factor should be defined, and not both"
+                         if size is not None else "interpolate(): either size or scale_factor should be defined")
+    if size is not None:
+        sizes = [size] * spatial if isinstance(size, int) else list(size)
+        if len(sizes) != spatial:
+            raise ValueError(f"interpolate(): input of shape {tuple(input.shape)} has {spatial} spatial dimension(s), "
+                             f"but size {tuple(sizes)} has {len(sizes)}")
+        return [int(s) for s in sizes], [None] * spatial
+    scales = [scale_factor] * spatial if isinstance(scale_factor, (int, float)) else list(scale_factor)
+    if len(scales) != spatial:
+        raise ValueError(f"interpolate(): input of shape {tuple(input.shape)} has {spatial} spatial dimension(s), "
+                         f"but scale_factor {tuple(scales)} has {len(scales)}")
+    return [int(math.floor(float(n) * s)) for n, s in zip(input.shape[2:], scales)], [float(s) for s in scales]
+
+
+def _source_scale(np_dtype, n_in, n_out, align_corners, scale):
+    """PyTorch's area_pixel_compute_scale, in the dtype its kernel computes in."""
+    if align_corners:
+        return np_dtype(n_in - 1) / np_dtype(n_out - 1) if n_out > 1 else np_dtype(0)
+    return np_dtype(1.0 / scale) if scale is not None and scale > 0 else np_dtype(n_in) / np_dtype(n_out)
+
+
+def _nearest_index(n_in, n_out, scale, exact):
+    """PyTorch's nearest (and nearest-exact) source index of each output position, computed in float32 as its kernel."""
+    import numpy as np
+    dst = np.arange(n_out, dtype=np.float32)
+    if not exact and n_out == n_in:
+        return np.arange(n_out)
+    if not exact and n_out == 2 * n_in:
+        return np.arange(n_out) >> 1
+    s = _source_scale(np.float32, n_in, n_out, False, scale)
+    src = np.floor((dst + np.float32(0.5)) * s if exact else dst * s).astype(np.int64)
+    return np.minimum(src, n_in - 1)
+
+
+def _linear_taps(np_dtype, n_in, n_out, align_corners, scale):
+    """The two source indices and weights of each output position (PyTorch's compute_source_index_and_lambda)."""
+    import numpy as np
+    s = _source_scale(np_dtype, n_in, n_out, align_corners, scale)
+    dst = np.arange(n_out).astype(np_dtype)
+    real = s * dst if align_corners else np.maximum(s * (dst + np_dtype(0.5)) - np_dtype(0.5), np_dtype(0))
+    i0 = np.minimum(np.floor(real).astype(np.int64), n_in - 1)
+    i1 = i0 + (i0 < n_in - 1)
+    l1 = np.minimum(np.maximum(real - i0.astype(np_dtype), np_dtype(0)), np_dtype(1)).astype(np_dtype)
+    return i0, i1, (np_dtype(1) - l1).astype(np_dtype), l1
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002,C901
+                recompute_scale_factor=None, antialias=False):
+    """Resizes the spatial dims of [N, C, *spatial] input: mode 'nearest' / 'nearest-exact' (1-3 spatial dims),
+    'linear' / 'bilinear' / 'trilinear' (1 / 2 / 3) with align_corners, or 'area' (adaptive average pooling,
+    2 spatial dims). Source positions and weights follow PyTorch's CPU kernels; the result is built from
+    index_select and multiply-adds, one spatial dim at a time (the last first, as PyTorch nests them), so the
+    gradient is theirs."""
+    import numpy as np
+    if not isinstance(input, Tensor):
+        raise TypeError(f"interpolate(): input must be a Tensor, got {type(input).__name__}")
+    spatial = input.ndim - 2
+    if spatial < 1 or spatial > 3:
+        raise ValueError(f"interpolate(): expected a 3-D, 4-D or 5-D input [N, C, *spatial], got shape {tuple(input.shape)}")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported")
+    linear = mode in _INTERP_DIMS
+    if mode not in ("nearest", "nearest-exact", "area") and not linear:
+        raise NotImplementedError(f"interpolate(): mode {mode!r} is not supported; use 'nearest', 'nearest-exact', "
+                                  "'linear', 'bilinear', 'trilinear' or 'area'")
+    if linear and _INTERP_DIMS[mode] != spatial:
+        raise ValueError(f"interpolate(): mode {mode!r} expects a {_INTERP_DIMS[mode] + 2}-D input, got shape "
+                         f"{tuple(input.shape)}")
+    if align_corners is not None and not linear:
+        raise ValueError("interpolate(): align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if not input.dtype.is_floating_point and mode != "nearest":
+        raise RuntimeError(f"interpolate(): mode {mode!r} needs a floating-point input, got {input.dtype}")
+    sizes, scales = _output_sizes(input, size, scale_factor, spatial)
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"interpolate(): output size {tuple(sizes)} must be positive (input shape {tuple(input.shape)})")
+    if recompute_scale_factor or mode == "area":
+        scales = [None] * spatial
+    if mode == "area":
+        if spatial != 2:
+            raise NotImplementedError(f"interpolate(): mode 'area' is supported for 4-D input only, got shape "
+                                      f"{tuple(input.shape)}")
+        return adaptive_avg_pool2d(input, sizes)
+    np_dtype = np.float64 if input.dtype == _C.dtype.float64 else np.float32
+    out = input
+    for d in reversed(range(spatial)):
+        axis, n_in, n_out = 2 + d, input.shape[2 + d], sizes[d]
+        if not linear:
+            idx = _nearest_index(n_in, n_out, scales[d], mode == "nearest-exact")
+            if n_out != n_in or mode == "nearest-exact":
+                out = out.index_select(axis, _C._from_numpy_copy(idx))
+            continue
+        if n_out == n_in:  # PyTorch copies the input here (weights 1 and 0)
+            continue
+        i0, i1, l0, l1 = _linear_taps(np_dtype, n_in, n_out, bool(align_corners), scales[d])
+        along = (n_out,) + (1,) * (spatial - 1 - d)
+        w0, w1 = _C._from_numpy_copy(l0.reshape(along)), _C._from_numpy_copy(l1.reshape(along))
+        out = (out.index_select(axis, _C._from_numpy_copy(i0)) * w0
+               + out.index_select(axis, _C._from_numpy_copy(i1)) * w1)
+    return out.clone() if out is input else out
 
 
 def _C_no_grad():

@@ -17,17 +17,18 @@ from .conv import Conv1d, Conv2d, Conv3d
 from .pooling import MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout, Dropout2d
-from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus
+from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Softplus
 from .flatten import Flatten, Unflatten
 from .container import Sequential, ModuleList, ModuleDict
 from .loss import L1Loss, MSELoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss, SmoothL1Loss, HuberLoss
 from .normalization import LayerNorm
 from .sparse import Embedding
+from .upsampling import Upsample
 
 __all__ = [
     "Module", "Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
     "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "Softmax", "LogSoftmax", "Softplus", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict", "L1Loss",
+    "GELU", "Softmax", "LogSoftmax", "Softplus", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict", "L1Loss",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss", "SmoothL1Loss", "HuberLoss", "LayerNorm",
-    "Embedding",
+    "Embedding", "Upsample",
 ]

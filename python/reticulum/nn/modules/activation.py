@@ -1,11 +1,11 @@
-"""Activation modules: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus."""
+"""Activation modules: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Softplus."""
 import warnings
 
 from ... import _C
 from .. import functional as F
 from .module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax", "Softplus"]
 
 
 class ReLU(Module):
@@ -54,6 +54,22 @@ class Tanh(Module):
 
     def forward(self, input):  # noqa: A002
         return F.tanh(input)
+
+
+class GELU(Module):
+    """x * Phi(x) (Phi: the standard normal CDF), or its tanh approximation with approximate='tanh'."""
+
+    __constants__ = ["approximate"]
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):  # noqa: A002
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 def _softmax_dim(name, ndim):

@@ -1,0 +1,5 @@
+"""torch.backends.openmp: the CPU kernels are threaded with OpenMP."""
+
+
+def is_available():
+    return True
