@@ -280,8 +280,12 @@ def cmd_experiment(args):
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
     result = run(out, quick=args.quick)
-    if isinstance(result, dict):  # the headline numbers; the full results are in the JSON file
+    if isinstance(result, dict):  # the headline numbers and the claims' verdicts; all numbers are in the JSON file
         print(json.dumps(result.get("summary", result), indent=2, default=str))
+        for c in result.get("claims", ()):
+            print(f"[{c['verdict']}] {c['claim']}: {c['evidence']}")
+        if "quick_note" in result:
+            print(result["quick_note"])
     elif result is not None:
         print(result)
     print(f"Experiment {key} finished in {time.perf_counter() - t0:.1f}s; outputs in {out}")

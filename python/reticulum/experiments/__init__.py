@@ -1,17 +1,20 @@
-"""Seed experiments: each module reproduces a figure or result of the seed chapter by training
-real models with reticulum. Every module has ``run(out_dir, quick=False) -> dict`` that writes
-``<name>.png`` (needs matplotlib) and ``<name>.json`` into ``out_dir``; ``quick=True`` is a reduced
-version that takes seconds. From the shell: ``reticulum experiment NAME [--quick]``.
+"""Experiments: each module demonstrates a classic result of machine-learning theory by training real
+models with reticulum, with every compared quantity measured over repeats (mean and 95% confidence
+interval) and each claim given a measured verdict. Every module has ``run(out_dir, quick=False) -> dict``
+that writes ``<name>.png`` (needs matplotlib) and ``<name>.json`` into ``out_dir``; the JSON starts
+with a summary and the claims with their verdicts (supported / contradicted / inconclusive).
+``quick=True`` is a reduced version that takes seconds; where it is too small to decide a claim,
+the verdict is inconclusive and the JSON says so. From the shell: ``reticulum experiment NAME [--quick]``.
 """
 import importlib
 
 EXPERIMENTS = {
-    "xor": "XOR solved by a 2-2-1 MLP; the hidden space is linearly separable (fig. 2.8)",
-    "bias_variance": "bias^2, variance and noise of polynomial regressors vs degree (fig. 2.2, theorem 1)",
-    "learning_curves": "train/test accuracy vs training-set size, low vs high capacity (fig. 2.3)",
-    "gd_variants": "BGD, MBGD, SGD, momentum and Adam on a 2-parameter regression (fig. 2.14, alg. 1/4/5/6)",
-    "vanishing_gradients": "per-layer gradient norms: sigmoid vs ReLU+He vs batch norm (eqs. 2.30-2.32)",
-    "regularization": "train/test gap: none vs dropout vs L2 vs data augmentation",
+    "xor": "the perceptron rule never fits XOR (it cycles); a 2-2-1 MLP does, via a separable hidden space",
+    "bias_variance": "bias^2, variance and noise of polynomial regressors vs degree; their sum is the test error",
+    "learning_curves": "train/test accuracy vs training-set size, low vs high capacity, trained to convergence",
+    "gd_variants": "BGD converges, SGD/MBGD stall at a noise floor; momentum cancels GD's zig-zag",
+    "vanishing_gradients": "per-layer gradient norms: vanishing (sigmoid), exploding (large init), two cures",
+    "regularization": "train/test gap: none vs dropout vs L2 vs data augmentation, paired over 10 subsets",
 }
 
 __all__ = ["EXPERIMENTS", "get", "run"]

@@ -1,9 +1,9 @@
-"""Runs the seed-chapter experiments of reticulum.experiments and prints their headline numbers.
+"""Runs the experiments of reticulum.experiments and prints their headline numbers and verdicts.
 
-    python examples/seed_experiments.py                 # lists the experiments
-    python examples/seed_experiments.py xor             # one experiment (dashes or underscores)
-    python examples/seed_experiments.py all --quick     # every experiment, reduced versions
-    python examples/seed_experiments.py bias-variance --out results/
+    python examples/run_experiments.py                 # lists the experiments
+    python examples/run_experiments.py xor             # one experiment (dashes or underscores)
+    python examples/run_experiments.py all --quick     # every experiment, reduced versions
+    python examples/run_experiments.py bias-variance --out results/
 
 Each writes NAME.json (all numbers) and NAME.png (needs matplotlib: pip install matplotlib) into
 --out/NAME (default ./reticulum-experiments/NAME). Same as the CLI: reticulum experiment NAME [--quick].
@@ -30,6 +30,10 @@ def main(argv=None):
         res = experiments.run(name, os.path.join(args.out, name), quick=args.quick)
         print(f"== {name} ({res['wall_time_s']:.1f}s): {res['json']}" + (f", {res['png']}" if res["png"] else ""))
         print(json.dumps(res["summary"], indent=2))
+        for c in res["claims"]:
+            print(f"[{c['verdict']}] {c['claim']}: {c['evidence']}")
+        if "quick_note" in res:
+            print(res["quick_note"])
         if not res["png"]:
             print(res["plot_note"])
 
