@@ -216,7 +216,9 @@ static void binary_loop(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
     const T* x = reinterpret_cast<const T*>(p[1]);
     const T* y = reinterpret_cast<const T*>(p[2]);
     constexpr int64_t s = sizeof(T);
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (!std::is_floating_point_v<T>) {
+      (void)op;  // integer rows never take the float loops
+    } else {
       if (st[0] == s && (st[1] == s || st[1] == 0) && (st[2] == s || st[2] == 0) && vec_loops<T>().binary(op, x, st[1] / s, y, st[2] / s, o, n))
         return;
     }
