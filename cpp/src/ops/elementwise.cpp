@@ -312,9 +312,10 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   return unary_op(UnaryOp::Clamp, "ClampBackward1", x, args, false, false);
 }
 
-// Step function with `values` where x == 0; its derivative is zero almost everywhere.
+// Step function with `values` where x == 0; its derivative is zero almost everywhere. One value
+// that adds no dims (values [1] with x 0-d broadcasts to [1]) is a scalar parameter of the kernel.
 Tensor heaviside(const Tensor& x, const Tensor& values) {
-  if (values->numel() == 1) {
+  if (values->numel() == 1 && values->ndim() <= x->ndim()) {
     double v = 0;
     Tensor vf = cast_raw(contiguous(values), DType::Float64);
     v = *vf->data<double>();
