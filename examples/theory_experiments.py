@@ -1,9 +1,9 @@
-"""Runs the seed-chapter experiments of reticulum.experiments and prints their headline numbers.
+"""Runs the theory chapter's experiments (reticulum.experiments) and prints their headline numbers.
 
-    python examples/seed_experiments.py                 # lists the experiments
-    python examples/seed_experiments.py xor             # one experiment (dashes or underscores)
-    python examples/seed_experiments.py all --quick     # every experiment, reduced versions
-    python examples/seed_experiments.py bias-variance --out results/
+    python examples/theory_experiments.py                 # lists the experiments
+    python examples/theory_experiments.py xor             # one experiment (dashes or underscores)
+    python examples/theory_experiments.py all --quick     # every experiment, reduced versions
+    python examples/theory_experiments.py bias-variance --out results/
 
 Each writes NAME.json (all numbers) and NAME.png (needs matplotlib: pip install matplotlib) into
 --out/NAME (default ./reticulum-experiments/NAME). Same as the CLI: reticulum experiment NAME [--quick].

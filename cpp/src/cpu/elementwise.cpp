@@ -54,6 +54,9 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
   CArr<T> x(xp, n);
   Arr<T> o(op_, n);
   const T A = static_cast<T>(a.a), B = static_cast<T>(a.b);
+  // Op code computes the transcendental ops in floating point, so integer kernels never see them.
+  // Every op has its case (no default): -Wswitch then names an op added without a kernel.
+  constexpr bool is_float = std::is_floating_point_v<T>;
   switch (op) {
     case UnaryOp::Neg: o = -x; break;
     case UnaryOp::Abs: o = x.abs(); break;
@@ -64,28 +67,32 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
     case UnaryOp::Heaviside:
       for (int64_t i = 0; i < n; ++i) op_[i] = xp[i] > T(0) ? T(1) : (xp[i] == T(0) ? A : T(0));
       break;
-    default:
-      if constexpr (std::is_floating_point_v<T>) {
-        switch (op) {
-          case UnaryOp::Exp: o = x.exp(); break;
-          case UnaryOp::Log:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
-            break;
-          case UnaryOp::Sqrt:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
-            break;
-          case UnaryOp::Sigmoid: o = x.logistic(); break;
-          case UnaryOp::Tanh: o = x.tanh(); break;
-          case UnaryOp::Softplus: o = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
-          case UnaryOp::PowScalar:
-            if (A == T(2)) o = x.square();
-            else if (A == T(1)) o = x;
-            else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
-            else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
-            break;
-          default: break;
-        }
+    case UnaryOp::Exp:
+      if constexpr (is_float) o = x.exp();
+      break;
+    case UnaryOp::Log:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
+      break;
+    case UnaryOp::Sqrt:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+      break;
+    case UnaryOp::Sigmoid:
+      if constexpr (is_float) o = x.logistic();
+      break;
+    case UnaryOp::Tanh:
+      if constexpr (is_float) o = x.tanh();
+      break;
+    case UnaryOp::Softplus:
+      if constexpr (is_float) o = x.max(T(0)) + (-x.abs()).exp().log1p();
+      break;
+    case UnaryOp::PowScalar:
+      if constexpr (is_float) {
+        if (A == T(2)) o = x.square();
+        else if (A == T(1)) o = x;
+        else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+        else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
       }
+      break;
   }
 }
 

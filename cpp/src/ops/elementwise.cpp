@@ -164,12 +164,12 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   });
 }
 
-static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name, const char* grad_name) {
   if (Tensor r = bool_result(op, a, b, name)) return r;
   Tensor out = binary_raw(op, a, b, arith_dtype(a, b), name);
   Tensor da = detach(a), db = detach(b);
   CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;
-  return record(name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
+  return record(grad_name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
     // Ties split the gradient evenly, as PyTorch does.
     Tensor wa = where(compare(pick_a, da, db), ones({}, g->dtype), where(compare(CompareOp::Eq, da, db), full({}, 0.5, g->dtype), zeros({}, g->dtype)));
     Tensor ga, gb;
@@ -178,8 +178,8 @@ static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* 
     return std::vector<Tensor>{ga, gb};
   });
 }
-Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Maximum, a, b, "maximum"); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minimum, a, b, "minimum"); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Maximum, a, b, "maximum", "MaximumBackward0"); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minimum, a, b, "minimum", "MinimumBackward0"); }
 
 // ---------------------------------------------------------------- tensor-scalar
 
@@ -290,6 +290,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "SigmoidBackward0", x, {}, true, true); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "TanhBackward0", x, {}, true, true); }
+Tensor softplus(const Tensor& x) { return unary_op(UnaryOp::Softplus, "SoftplusBackward0", x, {}, true, false); }
 Tensor sign(const Tensor& x) {
   if (x->dtype == DType::Bool) return clone(x);  // sign(True) is True: PyTorch keeps bool
   return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false);

@@ -4,6 +4,7 @@ single C++ nodes; the elementwise losses are compositions of differentiable ops,
 binary_cross_entropy, whose backward is PyTorch's closed form (finite where the logs clamp)."""
 from .. import _C
 from .._C import Tensor
+from .._grad_mode import no_grad
 from ..autograd.function import Function
 
 _nn = _C.nn
@@ -163,13 +164,9 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
 # ---------------------------------------------------------------- losses
 
 def _reduce(loss, reduction, name):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+    if not isinstance(reduction, str):
+        raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return _nn.reduce_loss(loss, reduction, name)
 
 
 def _check_same_shape(input, target, name):  # noqa: A002
@@ -214,10 +211,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa
 
 def _check_unit_interval(t, what):
     """PyTorch checks every element, so NaN (which fails both comparisons) is rejected too."""
-    with _C_no_grad():
+    with no_grad():
         outside = ((t < 0).sum() + (t > 1).sum() + (t != t).sum()).item() if t.numel() else 0
     if outside:
-        with _C_no_grad():
+        with no_grad():
             lo, hi = t.min().item(), t.max().item()
         raise RuntimeError(f"binary_cross_entropy: all elements of {what} should be between 0 and 1 ({outside} element(s) "
                            f"of the {tuple(t.shape)} {what} are outside [0, 1] or NaN; range [{lo:.4g}, {hi:.4g}])")
@@ -375,8 +372,3 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
     keep = (input != padding_idx % n).unsqueeze(-1)
     return _C.where(keep, rows, rows.detach())
-
-
-def _C_no_grad():
-    from .._grad_mode import no_grad
-    return no_grad()
