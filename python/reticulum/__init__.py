@@ -3,7 +3,7 @@ from . import _C
 from ._C import Tensor, dtype, device, from_numpy, manual_seed, set_num_threads, get_num_threads
 from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum, empty_cache, cached_bytes
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
-from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from . import _tensor  # adds the Python-side Tensor methods
 from ._tensor_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
 from ._tensor_ops import mm, add, sub, mul, div, norm, normal, split, chunk, flip, prod
 from ._tensor import Size
@@ -14,7 +14,7 @@ from ._functions import (abs, exp, log, sqrt, neg, sign, relu, sigmoid, tanh, cl
                          unsqueeze, where, index_select, numel, allclose, heaviside, leaky_relu)
 from .serialization import save, load, CheckpointError
 from .autograd.anomaly_mode import is_anomaly_enabled
-from . import autograd, backends, cuda, nn, optim, safetensors  # noqa: E402
+from . import autograd, backends, cuda, nn, optim, safetensors
 
 float32 = dtype.float32
 float64 = dtype.float64

@@ -51,16 +51,16 @@ def _run_method(batch, make_opt, x, y, updates, seed):
             full = loss_fn(model(x), y).item()
         return [model.weight.item(), model.bias.item()], full
 
-    p, l = state()
-    path, losses = [p], [l]
+    p, loss = state()
+    path, losses = [p], [loss]
     while len(path) <= updates:
         for xb, yb in loader:
             opt.zero_grad()
             loss_fn(model(xb), yb).backward()
             opt.step()
-            p, l = state()
+            p, loss = state()
             path.append(p)
-            losses.append(l)
+            losses.append(loss)
             if len(path) > updates:
                 break
     return np.asarray(path), np.asarray(losses)
