@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import machine_load, time_block  # noqa: E402
+from harness import machine_load, time_block
 
-import reticulum as rt  # noqa: E402
-import reticulum.nn.functional as F  # noqa: E402
-from reticulum.utils.data import DataLoader, TensorDataset  # noqa: E402
-from reticulum.vision import transforms as T  # noqa: E402
-from reticulum.vision.datasets import MNIST  # noqa: E402
+import reticulum as rt
+import reticulum.nn.functional as F
+from reticulum.utils.data import DataLoader, TensorDataset
+from reticulum.vision import transforms as T
+from reticulum.vision.datasets import MNIST
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 

@@ -9,13 +9,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import compare, machine_load  # noqa: E402
+from harness import compare, machine_load
 
 try:
     import torch
 except ImportError:
     torch = None
-import reticulum as rt  # noqa: E402  (after torch: share its OpenMP runtime, see bench/README.md)
+import reticulum as rt  # after torch: share its OpenMP runtime, see bench/README.md
 
 
 def make_step(lib, x_np, w_np):

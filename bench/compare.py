@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import compare, machine_load  # noqa: E402
+from harness import compare, machine_load
 
 # --cpu-capability must reach the environment before either library is imported: both choose
 # their kernels once, at import (and the startup workload's child processes inherit it). PyTorch

@@ -16,9 +16,9 @@ try:
     import torch
 except ImportError:
     sys.exit("epoch_times.py compares against PyTorch: pip install torch==2.13.0")
-import reticulum as rt  # noqa: E402  (after torch: one OpenMP runtime)
-from reticulum import models  # noqa: E402
-from reticulum.vision import datasets  # noqa: E402
+import reticulum as rt  # after torch: one OpenMP runtime
+from reticulum import models
+from reticulum.vision import datasets
 
 
 def to_torch(seq):

@@ -19,7 +19,7 @@ foreach(level IN LISTS RT_CPU_LEVELS)
   add_library(rt_cpu_${level} OBJECT ${RT_CPU_LEVEL_SOURCES_${level}})
   target_include_directories(rt_cpu_${level} PRIVATE cpp/include cpp/src)
   target_link_libraries(rt_cpu_${level} PRIVATE OpenMP::OpenMP_CXX)
-  target_compile_options(rt_cpu_${level} PRIVATE -Wall -Wextra -Wno-maybe-uninitialized -Wno-uninitialized ${RT_OPT_FLAGS} ${RT_CPU_LEVEL_FLAGS_${level}})
+  target_compile_options(rt_cpu_${level} PRIVATE -Wall -Wextra -Wno-maybe-uninitialized ${RT_OPT_FLAGS} ${RT_CPU_LEVEL_FLAGS_${level}})
   target_sources(reticulum_core PRIVATE $<TARGET_OBJECTS:rt_cpu_${level}>)
   # An inline or template function defined in these objects outside the level's namespace could
   # be the copy the linker keeps for baseline callers too (SIGILL on older CPUs): refuse to link.

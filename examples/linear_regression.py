@@ -1,5 +1,5 @@
-"""Linear and polynomial regression by plain gradient descent (the seed's eqs. 2.6/2.7,
-Algorithm 1), then lasso (eq. 2.12) on an over-complete polynomial basis.
+"""Linear and polynomial regression by plain full-batch gradient descent on the mean squared error,
+then lasso (an L1 penalty on the weights) on an over-complete polynomial basis.
 
 Run: python examples/linear_regression.py
 """

@@ -56,6 +56,7 @@ SAMPLES = {
     "F.conv2d": lambda: (rt.rand(1, 2, 5, 5), rt.rand(3, 2, 3, 3), rt.rand(3)),
     "F.conv3d": lambda: (rt.rand(1, 2, 4, 4, 4), rt.rand(3, 2, 3, 3, 3), rt.rand(3)),
     "F.batch_norm": lambda: (rt.rand(2, 3), rt.zeros(3), rt.ones(3), rt.ones(3), rt.zeros(3), True),
+    "_C.nn.reduce_loss": lambda: (rt.rand(2, 3), "mean", "mse_loss"),
     "F.nll_loss": lambda: (rt.rand(2, 3).log_softmax(1), rt.tensor([0, 2]), rt.ones(3)),
     "F.cross_entropy": lambda: (rt.rand(2, 3), rt.tensor([0, 2]), rt.ones(3)),
     "F.binary_cross_entropy": lambda: (rt.rand(2, 3), rt.rand(2, 3), rt.ones(2, 3)),
@@ -111,7 +112,7 @@ NO_TENSOR_ARGS = {
     "rt.set_default_device", "rt.get_default_device",
     "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
     "_C._cpu_build_info", "_C._get_cpu_capability", "_C._init_cpu_capability", "_C._resolve_cpu_capability",
-    "_C._set_cpu_capability", "_C._set_poison_allocations",
+    "_C._set_cpu_capability", "_C._set_poison_allocations", "_C._broadcast_shapes",
 }
 
 # Tensor operators, called through the operator module (x.__add__(None) returns NotImplemented

@@ -1,6 +1,8 @@
-"""Shared helpers for the tests: NumPy <-> reticulum conversion, non-contiguous layouts, hang guards."""
+"""Shared helpers for the tests: seeded generators and value-domain samplers, NumPy <-> reticulum
+conversion, non-contiguous layouts, central differences, hang guards."""
 import contextlib
 import signal
+import zlib
 
 import numpy as np
 
@@ -8,6 +10,107 @@ import reticulum as rt
 
 NP_DTYPE = {rt.float32: np.float32, rt.float64: np.float64, rt.int64: np.int64, rt.bool: np.bool_}
 LAYOUTS = ["contig", "noncontig"]
+
+
+def rng(*key):
+    """A NumPy generator seeded deterministically from `key` (typically the test's parameters), so every
+    case draws the same values in every run and no two cases share a stream by accident."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+# Fixed inputs at the points where ops have kinks, ties or special values (used by name as domains).
+KINKS = np.array([[-1.0, 0.0, 1.0, 2.0], [2.0, 2.0, 0.0, -1.0], [1.0, -1.0, 1.0, 0.0]])  # zeros, ties, clamp bounds 0 and 1
+KINKS_EXP = np.array([0.0, 0.0, 1.0, 3.0])  # exponents, 0 and 1 included
+NONFINITE = np.array([[np.nan, np.inf, -np.inf, 0.0], [-0.0, 1.0, -2.0, np.nan], [np.inf, 3.0, -1.0, 0.5]])
+_FIXED = {"kinks": KINKS, "kinks_exp": KINKS_EXP, "nonfinite": NONFINITE}
+_INT_RANGE = {"any": (-5, 6), "nonzero": (1, 4), "pos": (1, 4), "exp": (0, 4), "small": (-2, 3), "ties": (-2, 3), "zeros": (-5, 6)}
+
+
+def values(domain, shape, dtype, r):
+    """An array of `shape` (NumPy dtype of reticulum dtype `dtype`) drawn from a named value domain:
+    any        uniform in [-2, 2]
+    zeros      as any, with every third element exactly 0 (the kink of relu, abs, sign, heaviside)
+    ties       a 0.5 grid in [-2, 2], so equal elements occur
+    nonzero    |x| in [0.3, 2.5]: away from kinks at 0 and from the pole of 1/x
+    pos        [0.5, 2.5] (log, sqrt, bases of pow)
+    exp        [-2, 2] (exponents)
+    clamp      half in [-0.8, 0.8], half with |x| in [1.2, 2.5]: away from clamp bounds at -1 and 1
+    distinct   distinct values on a 0.1 grid: a unique max/min in every slice
+    huge       [-2, 2] shifted by +-1000 (overflow of naive softmax)
+    kinks, kinks_exp, nonfinite   the fixed arrays above (shape must match)
+    For int64 the domains map to small integer ranges; bool draws True/False."""
+    shape = tuple(shape)
+    if dtype == rt.bool:
+        return np.asarray(r.random(shape) > 0.5)
+    if dtype == rt.int64:
+        v = r.integers(*_INT_RANGE[domain], size=shape)
+        if domain == "nonzero":
+            v = v * r.choice([-1, 1], size=shape)
+        if domain == "zeros":
+            v.flat[::3] = 0
+        return np.asarray(v, dtype=np.int64)
+    if domain in ("any", "exp"):
+        v = r.uniform(-2, 2, shape)
+    elif domain == "zeros":
+        v = r.uniform(-2, 2, shape)
+        v.flat[::3] = 0.0
+    elif domain == "ties":
+        v = np.round(r.uniform(-2, 2, shape) * 2) / 2
+    elif domain == "nonzero":
+        v = r.uniform(0.3, 2.5, shape) * r.choice([-1.0, 1.0], size=shape)
+    elif domain == "pos":
+        v = r.uniform(0.5, 2.5, shape)
+    elif domain == "clamp":
+        v = np.where(r.random(shape) < 0.5, r.uniform(-0.8, 0.8, shape), r.uniform(1.2, 2.5, shape) * r.choice([-1.0, 1.0], size=shape))
+    elif domain == "distinct":
+        n = int(np.prod(shape))
+        v = (r.permutation(n) - n / 2).reshape(shape) * 0.1
+    elif domain == "huge":
+        v = r.uniform(-2, 2, shape) + np.where(r.random(shape) < 0.5, 1000.0, -1000.0)
+    elif domain in _FIXED:
+        v = _FIXED[domain]
+        assert v.shape == shape, f"domain {domain} has shape {v.shape}, not {shape}"
+    else:
+        raise ValueError(f"unknown value domain {domain!r}")
+    return np.asarray(v, dtype=NP_DTYPE[dtype])
+
+
+def uniform(shape, key, lo=-1.5, hi=1.5):
+    """float64 values uniform in [lo, hi), seeded by (key, shape)."""
+    return rng(key, shape).uniform(lo, hi, shape)
+
+
+def distinct(shape, key, step=0.1):
+    """float64 values on a `step` grid, all different (no ties for max pooling / max), seeded by key."""
+    n = int(np.prod(shape))
+    return (rng("distinct", key).permutation(n) - n / 2).reshape(shape) * step
+
+
+def probs(shape, axis, key):
+    """Probabilities along `axis` (each slice sums to 1), none below ~0.05/len."""
+    q = rng(key, shape).uniform(0.05, 1, shape)
+    return q / q.sum(axis=axis, keepdims=True)
+
+
+def idx(values_):
+    """An int64 NumPy array (class targets, index lists)."""
+    return np.asarray(values_, dtype=np.int64)
+
+
+def numgrad(f, x, eps=1e-6):
+    """Central differences of the scalar NumPy function f at x (float64)."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        o = flat[i]
+        flat[i] = o + eps
+        fp = f(x)
+        flat[i] = o - eps
+        fm = f(x)
+        flat[i] = o
+        gflat[i] = (fp - fm) / (2 * eps)
+    return g
 
 
 def noncontig(a, dtype=None):
@@ -65,6 +168,14 @@ def assert_close(actual, expected, rtol, atol, dtype=None, msg=""):
         np.testing.assert_array_equal(a, expected, err_msg=msg)
     else:
         np.testing.assert_allclose(a.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol, err_msg=msg)
+
+
+def close(actual, expected, msg="", rtol=1e-10, atol=1e-10):
+    """Compares a reticulum tensor with a NumPy array in float64: shape and values (tight by default)."""
+    assert isinstance(actual, rt.Tensor), f"{msg}: expected a Tensor, got {type(actual)}"
+    expected = np.asarray(expected)
+    assert tuple(actual.shape) == expected.shape, f"{msg}: shape {tuple(actual.shape)} != expected {expected.shape}"
+    np.testing.assert_allclose(to_np(actual).astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol, err_msg=msg)
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ def test_wrong_shape_gradient_from_custom_function_is_an_error_not_an_overread()
     x = rt.randn(4, 8, 14, 14, requires_grad=True)
     w = rt.randn(3, 8, 3, 3, requires_grad=True)
     y = _function_returning(lambda g: rt.ones(1)).apply(x)
-    with pytest.raises(RuntimeError, match=r"CustomBackward returned an invalid gradient at index 0 - got \[1\] but expected shape compatible with \[4, 8, 14, 14\]"):
+    with pytest.raises(RuntimeError, match=r"CustomBackward returned an invalid gradient at index 0 - got \[1\] "
+                                           r"but expected shape compatible with \[4, 8, 14, 14\]"):
         F.conv2d(y, w).sum().backward()
 
 

@@ -48,28 +48,28 @@ def test_unknown_experiment_is_a_clear_error(tmp_path):
 
 
 def test_experiment_dispatch_and_listing(tmp_path, monkeypatch, capsys):
-    pkg_dir = tmp_path / "fake_experiments"
-    pkg_dir.mkdir()
-    (pkg_dir / "hello_world.py").write_text(
-        "def run(out_dir, quick=False):\n"
-        "    open(out_dir + '/result.txt', 'w').write(f'quick={quick}')\n"
-        "    return {'answer': 42}\n")
-    (pkg_dir / "_private.py").write_text("")
+    """The CLI lists and runs what reticulum.experiments registers in EXPERIMENTS (one registry)."""
+    calls = []
+
+    def run(name, out_dir, quick=False):
+        calls.append(name)
+        open(out_dir + "/result.txt", "w").write(f"quick={quick}")
+        return {"answer": 42}
+
     pkg = types.ModuleType("reticulum.experiments")
-    pkg.__path__ = [str(pkg_dir)]
+    pkg.EXPERIMENTS = {"hello_world": "says hello"}
+    pkg.run = run
     monkeypatch.setitem(sys.modules, "reticulum.experiments", pkg)
-    try:
-        assert cli.available_experiments() == ["hello-world"]  # CLI names use dashes
-        assert cli.main(["experiment"]) == 0
-        assert "hello-world" in capsys.readouterr().out
-        out = tmp_path / "out"
-        assert cli.main(["experiment", "hello-world", "--quick", "--out", str(out)]) == 0
-        assert (out / "result.txt").read_text() == "quick=True"
-        assert '"answer": 42' in capsys.readouterr().out
-        assert cli.main(["experiment", "nope"]) == 2
-        assert "unknown experiment 'nope' (available: hello-world)" in capsys.readouterr().err
-    finally:
-        sys.modules.pop("reticulum.experiments.hello_world", None)
+    assert cli.available_experiments() == ["hello-world"]  # CLI names use dashes
+    assert cli.main(["experiment"]) == 0
+    listing = capsys.readouterr().out
+    assert "hello-world" in listing and "says hello" in listing
+    out = tmp_path / "out"
+    assert cli.main(["experiment", "hello-world", "--quick", "--out", str(out)]) == 0
+    assert calls == ["hello_world"] and (out / "result.txt").read_text() == "quick=True"
+    assert '"answer": 42' in capsys.readouterr().out
+    assert cli.main(["experiment", "nope"]) == 2
+    assert "unknown experiment 'nope' (available: hello-world)" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):

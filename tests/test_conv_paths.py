@@ -91,11 +91,10 @@ def test_float32_stencil_convolution_matches_float64(case, cpu_level, poisoned_a
     rng = np.random.default_rng(7 + sum(case))
     x, w, b = rng.standard_normal((n, c) + (size,) * dims), rng.standard_normal((o, c // g) + (k,) * dims), rng.standard_normal(o)
     results = {}
+    gy = rng.standard_normal((n, o) + ((size + 2 * p - d * (k - 1) - 1) // st + 1,) * dims)
     for dtype in (rt.float64, rt.float32):
         xt, wt, bt = (rt.tensor(a, dtype=dtype, requires_grad=True) for a in (x, w, b))
-        out_shape = (n, o) + ((size + 2 * p - d * (k - 1) - 1) // st + 1,) * dims
         y = conv(xt, wt, bt, stride=st, padding=p, dilation=d, groups=g)
-        gy = rng.standard_normal(out_shape) if dtype == rt.float64 else gy
         y.backward(rt.tensor(gy, dtype=dtype))
         results[dtype] = [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()]
     if dims == 2 and g == 1 and d == 1:

@@ -9,7 +9,7 @@ import reticulum
 torch = pytest.importorskip("torch")
 
 
-def build_models(torch):  # noqa: C901  (the parameter shadows the module on purpose: this is "the script")
+def build_models(torch):  # the parameter shadows the module on purpose: this is "the script"
     nn = torch.nn
     F = torch.nn.functional
 

@@ -170,7 +170,7 @@ def test_nested_objects_round_trip(tmp_path):
         "true": True,
         "false": False,
         "none": None,
-        1: "int key",
+        3: "int key",
         -7: [1, 2],
         2.5: "float key",
         True: "bool key",

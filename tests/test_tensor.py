@@ -617,3 +617,12 @@ def test_misc_properties():
     assert rt.float32.is_floating_point and not rt.int64.is_floating_point
     assert rt.float == rt.float32 and rt.double == rt.float64 and rt.long == rt.int64
     assert math.isclose(rt.tensor([2.0]).item(), 2.0)
+
+
+@pytest.mark.parametrize("value,dtype", [(2.5, rt.float32), (3, rt.int64), (True, rt.bool), (np.array(2.0), rt.float64)], ids=repr)
+def test_tensor_from_scalar_is_0d(value, dtype):
+    """rt.tensor(python scalar) is a 0-d tensor, as torch.tensor(2.5).shape == ()."""
+    t = rt.tensor(value)
+    assert tuple(t.shape) == () and t.ndim == 0, f"rt.tensor({value!r}).shape == {tuple(t.shape)}"
+    assert t.dtype == dtype
+    assert t.item() == value

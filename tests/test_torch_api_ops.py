@@ -3,19 +3,15 @@ with alpha, F.pad, F.layer_norm, losses, ...): forward values and input gradient
 data, a random weighted sum of the outputs backpropagated), finite-difference gradchecks on contiguous and
 non-contiguous inputs, and their errors on bad input."""
 import math
-import zlib
 
 import numpy as np
 import pytest
 
 import reticulum as rt
 from helpers import LAYOUTS, make
+from helpers import rng as _rng
 
 torch = pytest.importorskip("torch")
-
-
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 def _values(domain, shape, r):

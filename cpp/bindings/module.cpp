@@ -195,6 +195,13 @@ void bind_functions(py::module_& m) {
     py::gil_scoped_release nogil;
     return run_grad(o, go, in, retain_graph, allow_unused);
   });
+  // The shape the given shapes broadcast to (NumPy's rule, as every elementwise op applies it), or a
+  // ValueError naming `op` and the two shapes that do not broadcast.
+  m.def("_broadcast_shapes", [](const std::vector<Shape>& shapes, const std::string& op) {
+    Shape out;
+    for (const Shape& s : shapes) out = broadcast_shapes(out, s, op.c_str());
+    return py::tuple(py::cast(out));
+  }, py::arg("shapes"), py::arg("op"));
   set_forward_trace_hook(&python_stack);
   m.def("_set_anomaly_enabled", &set_anomaly_enabled);
   m.def("_is_anomaly_enabled", &anomaly_enabled);

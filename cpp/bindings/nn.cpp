@@ -33,6 +33,9 @@ void bind_nn(py::module_& root) {
   m.def("dropout", &dropout, py::arg("input"), py::arg("p"), py::arg("training"), py::arg("channelwise"), GilRelease());
   m.def("softplus", &softplus, py::arg("input"));
   m.def("gelu", &gelu, py::arg("input"), py::arg("tanh_approximation"));
+  m.def("reduce_loss", [](const Tensor& loss, const std::string& reduction, const std::string& name) {
+    return apply_reduction(loss, parse_reduction(reduction, name.c_str()));
+  }, py::arg("loss"), py::arg("reduction"), py::arg("name"));
   m.def("nll_loss", [](const Tensor& x, const Tensor& t, const OptTensor& w, const std::string& red, int64_t ignore_index) {
     return nll_loss(x, t, or_null(w), parse_reduction(red, "nll_loss"), ignore_index, 0.0, "nll_loss");
   }, py::arg("x"), py::arg("t"), py::arg("w").none(true), py::arg("reduction"), py::arg("ignore_index"), GilRelease());

@@ -3,7 +3,7 @@ from . import _C
 from ._C import Tensor, dtype, device, from_numpy, manual_seed, set_num_threads, get_num_threads
 from ._C import is_grad_enabled, cat, stack, matmul, bmm, maximum, minimum, empty_cache, cached_bytes
 from ._grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
-from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from . import _tensor  # adds the Python-side Tensor methods
 from ._tensor_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
 from ._tensor_ops import mm, add, sub, mul, norm, normal, split, chunk, flip, prod, tril, triu
 from ._einsum import einsum
@@ -17,11 +17,11 @@ from ._functions import (abs, exp, log, sqrt, neg, sin, cos, log1p, erf, sign, r
 from ._out import accepts_out as _accepts_out
 from .serialization import save, load, CheckpointError
 from .autograd.anomaly_mode import is_anomaly_enabled
-from . import accelerator, autograd, backends, cuda, nn, optim, safetensors  # noqa: E402
+from . import accelerator, autograd, backends, cuda, nn, optim, safetensors
 from ._device import set_default_device, get_default_device
 
 # torch's out= keyword on the functions programs call with it
-(add, sub, mul, div, floor_divide, matmul, mm, bmm, cat, stack, pow, clamp, where, abs, neg, exp, log, log1p, sqrt, sin, cos,
+(add, sub, mul, div, floor_divide, matmul, mm, bmm, cat, stack, pow, clamp, where, abs, neg, exp, log, log1p, sqrt, sin, cos,  # noqa: A001
  erf, tanh, sigmoid, cumsum, gather) = map(_accepts_out, (add, sub, mul, div, floor_divide, matmul, mm, bmm, cat, stack, pow,
                                                         clamp, where, abs, neg, exp, log, log1p, sqrt, sin, cos, erf, tanh,
                                                         sigmoid, cumsum, gather))

@@ -3,6 +3,7 @@ import builtins
 
 from . import _C
 from ._C import Tensor, dtype as _dtype
+from ._numpy import load_numpy as _np, numpy_dtype
 
 _DEFAULT = _dtype.float32
 
@@ -28,15 +29,6 @@ def _finish(t, requires_grad):
     if requires_grad:
         t.requires_grad_(True)
     return t
-
-
-def _np():
-    import numpy
-    return numpy
-
-
-def _numpy_dtype(dt):
-    return {_dtype.float32: "float32", _dtype.float64: "float64", _dtype.int64: "int64", _dtype.bool: "bool"}[dt]
 
 
 def _infer_dtype(arr, from_numpy_array):
@@ -72,7 +64,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if dt == _dtype.int64 and arr.dtype.kind == "f" and arr.size and not (
             np.isfinite(arr).all() and arr.min() >= -2.0**63 and arr.max() < 2.0**63):
         raise RuntimeError("tensor(): a value cannot be converted to type int64 without overflow (NaN, inf or beyond 2**63)")
-    arr = np.asarray(arr, dtype=_numpy_dtype(dt), order="C")
+    arr = np.asarray(arr, dtype=numpy_dtype(dt), order="C")
     return _finish(_C._from_numpy_copy(arr), requires_grad)
 
 

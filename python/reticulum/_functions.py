@@ -5,36 +5,36 @@ from . import _C
 from ._C import Tensor
 
 
-def abs(x): return x.abs()  # noqa: A001,E704
-def exp(x): return x.exp()  # noqa: E704
-def log(x): return x.log()  # noqa: E704
-def sqrt(x): return x.sqrt()  # noqa: E704
-def neg(x): return x.neg()  # noqa: E704
-def sin(x): return x.sin()  # noqa: E704
-def cos(x): return x.cos()  # noqa: E704
-def log1p(x): return x.log1p()  # noqa: E704
-def erf(x): return x.erf()  # noqa: E704
-def sign(x): return x.sign()  # noqa: E704
-def relu(x): return x.relu()  # noqa: E704
-def sigmoid(x): return x.sigmoid()  # noqa: E704
-def tanh(x): return x.tanh()  # noqa: E704
-def square(x): return x.square()  # noqa: E704
-def numel(x): return x.numel()  # noqa: E704
-def clamp(x, min=None, max=None): return x.clamp(min, max)  # noqa: A002,E704
-def sum(x, dim=None, keepdim=False): return x.sum(dim, keepdim)  # noqa: A001,E704
-def mean(x, dim=None, keepdim=False): return x.mean(dim, keepdim)  # noqa: E704
-def argmax(x, dim=None, keepdim=False): return x.argmax(dim, keepdim)  # noqa: E704
-def argmin(x, dim=None, keepdim=False): return x.argmin(dim, keepdim)  # noqa: E704
-def softmax(x, dim): return x.softmax(dim)  # noqa: E704
-def log_softmax(x, dim): return x.log_softmax(dim)  # noqa: E704
-def reshape(x, shape): return x.reshape(shape)  # noqa: E704
-def transpose(x, dim0, dim1): return x.transpose(dim0, dim1)  # noqa: E704
-def permute(x, dims): return x.permute(dims)  # noqa: E704
-def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)  # noqa: E704
-def unsqueeze(x, dim): return x.unsqueeze(dim)  # noqa: E704
-def index_select(x, dim, index): return x.index_select(dim, index)  # noqa: E704
-def heaviside(x, values): return _C.heaviside(x, values)  # noqa: E704
-def leaky_relu(x, negative_slope=0.01): return _C.leaky_relu(x, negative_slope)  # noqa: E704
+def abs(x): return x.abs()  # noqa: A001
+def exp(x): return x.exp()
+def log(x): return x.log()
+def sqrt(x): return x.sqrt()
+def neg(x): return x.neg()
+def sin(x): return x.sin()
+def cos(x): return x.cos()
+def log1p(x): return x.log1p()
+def erf(x): return x.erf()
+def sign(x): return x.sign()
+def relu(x): return x.relu()
+def sigmoid(x): return x.sigmoid()
+def tanh(x): return x.tanh()
+def square(x): return x.square()
+def numel(x): return x.numel()
+def clamp(x, min=None, max=None): return x.clamp(min, max)  # noqa: A002
+def sum(x, dim=None, keepdim=False): return x.sum(dim, keepdim)  # noqa: A001
+def mean(x, dim=None, keepdim=False): return x.mean(dim, keepdim)
+def argmax(x, dim=None, keepdim=False): return x.argmax(dim, keepdim)
+def argmin(x, dim=None, keepdim=False): return x.argmin(dim, keepdim)
+def softmax(x, dim): return x.softmax(dim)
+def log_softmax(x, dim): return x.log_softmax(dim)
+def reshape(x, shape): return x.reshape(shape)
+def transpose(x, dim0, dim1): return x.transpose(dim0, dim1)
+def permute(x, dims): return x.permute(dims)
+def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)
+def unsqueeze(x, dim): return x.unsqueeze(dim)
+def index_select(x, dim, index): return x.index_select(dim, index)
+def heaviside(x, values): return _C.heaviside(x, values)
+def leaky_relu(x, negative_slope=0.01): return _C.leaky_relu(x, negative_slope)
 
 
 def squeeze(x, dim=None):

@@ -140,7 +140,7 @@ def _div_method(self, other, *, rounding_mode=None):
 for _name, _fn in {
     "scatter": _scatter, "scatter_": _scatter_, "scatter_add": _scatter_add, "scatter_add_": _scatter_add_,
     "sort": _sort_method, "argsort": lambda self, dim=-1, descending=False, stable=False: argsort(self, dim, descending),
-    "topk": lambda self, k, dim=-1, largest=True, sorted=True: topk(self, k, dim, largest, sorted),
+    "topk": lambda self, k, dim=-1, largest=True, sorted=True: topk(self, k, dim, largest, sorted),  # noqa: A006
     "cumsum": _cumsum_method, "div": _div_method, "divide": _div_method,
 }.items():
     setattr(Tensor, _name, _fn)

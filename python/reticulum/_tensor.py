@@ -5,15 +5,11 @@ from collections import namedtuple
 
 from . import _C
 from ._C import Tensor, dtype as _dtype
+from ._numpy import load_numpy as _np
 
 Size = tuple  # shapes are plain tuples; the alias keeps torch.Size-style code working
 
 _MinMax = namedtuple("_MinMax", ["values", "indices"])
-
-
-def _np():
-    import numpy
-    return numpy
 
 
 # ---------------------------------------------------------------- indexing
@@ -104,7 +100,7 @@ def _advanced(t, adv):
         out = t.index_select(d, idx.reshape(-1))
         return out.reshape(*t.shape[:d], *idx.shape, *t.shape[d + 1:])
     dims = [d for d, _ in adv]
-    idxs = _C_broadcast([i for _, i in adv])
+    idxs = _broadcast_index_tensors([i for _, i in adv])
     rest = [d for d in range(t.ndim) if d not in dims]
     moved = t.permute(*dims, *rest)
     lead = moved.shape[:len(dims)]
@@ -125,22 +121,14 @@ def _advanced(t, adv):
     return out
 
 
-def _C_broadcast(ts):
-    shape = ()
-    for t in ts:
-        shape = _broadcast_shape(shape, tuple(t.shape))
+def _broadcast_index_tensors(ts):
+    """The index tensors of x[i, j] expanded to their common shape; an IndexError (as NumPy and PyTorch
+    raise) when they do not broadcast. The rule itself is the C++ one every elementwise op uses."""
+    try:
+        shape = _C._broadcast_shapes([tuple(t.shape) for t in ts], "index")
+    except ValueError as e:
+        raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together ({e})") from None
     return [t.expand(*shape) for t in ts]
-
-
-def _broadcast_shape(a, b):
-    n = builtins.max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    out = []
-    for x, y in zip(a, b):
-        if x != y and 1 not in (x, y):
-            raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes {a} and {b}")
-        out.append(x if y == 1 else y)
-    return tuple(out)
 
 
 def _getitem(self, key):
@@ -188,9 +176,9 @@ def _setitem_advanced(view, adv, src):
     want = tuple(_advanced(view, adv).shape)  # the shape the values must broadcast to (and the index checks)
     if tuple(src.shape) != want:
         try:
-            if _broadcast_shape(tuple(src.shape), want) != want:
-                raise IndexError
-        except IndexError:
+            if _C._broadcast_shapes([tuple(src.shape), want], "setitem") != want:
+                raise ValueError
+        except ValueError:
             raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast "
                                f"to indexing result of shape {want}") from None
     vals = src.expand(*want)
@@ -205,8 +193,9 @@ def _reshape_values(src, idx, view, d):
     want = (*view.shape[:d], *idx.shape, *view.shape[d + 1:])
     if tuple(src.shape) != want:
         try:
-            _broadcast_shape(tuple(src.shape), want)
-        except IndexError:
+            if _C._broadcast_shapes([tuple(src.shape), want], "setitem") != want:
+                raise ValueError
+        except ValueError:
             raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast to "
                                f"indexing result of shape {want}") from None
     full = src.expand(*want) if tuple(src.shape) != want else src

@@ -59,7 +59,7 @@ def load_file(filename, device="cpu"):
         raise FileNotFoundError(f"load_file: no such file: {path}")
     try:
         arrays = st.load_file(path)
-    except Exception as e:  # the Rust parser raises its own error types for malformed files
+    except Exception as e:  # noqa: BLE001  (the Rust parser raises its own error types for malformed files)
         raise ValueError(f"load_file: {path} is not a valid safetensors file ({type(e).__name__}: {e})") from None
     out = {}
     for name, a in arrays.items():

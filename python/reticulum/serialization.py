@@ -40,20 +40,15 @@ import struct
 
 from . import _C
 from ._C import Tensor
+from ._numpy import DTYPE_NAMES, load_numpy as _np, numpy_dtype
 
 MAGIC = b"RETICULM"
 VERSION = 1
 _ALIGN = 64
-_NP_DTYPES = {"float32": "<f4", "float64": "<f8", "int64": "<i8", "bool": "|b1"}
 
 
 class CheckpointError(ValueError):
     """The file is not a (valid, complete) reticulum checkpoint."""
-
-
-def _np():
-    import numpy
-    return numpy
 
 
 def _encode(obj, tensors):
@@ -88,7 +83,7 @@ def save(obj, path):
     tree = _encode(obj, tensors)
     entries, blobs, offset = [], [], 0
     for t in tensors:
-        a = np.ascontiguousarray(t.detach().numpy()).astype(_NP_DTYPES[t.dtype.name], copy=False)
+        a = np.ascontiguousarray(t.detach().numpy()).astype(numpy_dtype(t.dtype), copy=False)
         raw = a.tobytes()
         entries.append({"dtype": t.dtype.name, "shape": list(t.shape), "offset": offset, "nbytes": len(raw),
                         "requires_grad": bool(t.requires_grad)})
@@ -199,7 +194,7 @@ def _decode(node, tensors, path):
             return {_hashable(_decode(k, tensors, path), path): _decode(x, tensors, path) for k, x in v}
         if kind == "float" and v in ("inf", "-inf", "nan"):
             return float(v)
-        if kind == "dtype" and isinstance(v, str) and v in _NP_DTYPES:
+        if kind == "dtype" and isinstance(v, str) and v in DTYPE_NAMES:
             return getattr(_C.dtype, v)
     raise CheckpointError(f"load: {path} has a malformed object tree")
 
@@ -247,7 +242,7 @@ def _tensor_layouts(entries, data_len, path):
     for i, e in enumerate(entries):
         try:
             dt = e["dtype"]
-            np_dt = _np().dtype(_NP_DTYPES[dt])
+            np_dt = numpy_dtype(dt)
             shape = [_json_int(s) for s in e["shape"]]
             off, nbytes = _json_int(e["offset"]), _json_int(e["nbytes"])
             requires_grad = e.get("requires_grad", False)

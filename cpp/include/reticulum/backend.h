@@ -1,5 +1,6 @@
-// The per-device kernel table. Op code calls only these; a device implements them
-// over raw buffers with shape/strides. CPU lives in src/cpu, CUDA would live in cuda/.
+// The per-device kernel table. Op code (src/ops) computes shapes, dtypes and autograd and calls only
+// these entries; a device implements them over the memory of the tensors it is given, each of which
+// carries its shape, strides and dtype. The CPU table is in src/cpu; another device adds its own.
 #pragma once
 #include "reticulum/tensor.h"
 
@@ -81,7 +82,7 @@ struct Backend {
   void (*batch_norm_backward)(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean, const Tensor& invstd, bool training,
                               const Tensor& gx, const Tensor& gw, const Tensor& gb);
   // Negative log-likelihood (with label smoothing) over logp [N, C, L] and target [N, L]:
-  // per-element losses into `loss` [N, L] and per-element weights w[t] into `wsum` [N, L].
+  // per-element losses into `loss` [N, L] and per-element weights w[t] into `wt` [N, L].
   void (*nll_loss)(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing,
                    const Tensor& loss, const Tensor& wt);
   // gx [N, C, L] from per-element upstream gradients g [N, L].
@@ -89,7 +90,7 @@ struct Backend {
                             const Tensor& gx);
   // One optimizer update of parameter p (contiguous, in place) from gradient g; s0..s2 are
   // the optimizer's state tensors (see optim.h for which is which), null where unused.
-  // `step` counts updates of p including this one; `first` is true on its first update.
+  // `step` counts updates of p including this one (1 on its first update).
   void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0,
                        const Tensor& s1, const Tensor& s2);
   // Image warp for augmentation: out[n] samples x[n] ([N, C, H, W]) at theta[n] (a 2x3 affine map from

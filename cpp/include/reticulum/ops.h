@@ -53,6 +53,7 @@ Tensor sqrt(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double slope);
 Tensor sigmoid(const Tensor& x);
+Tensor softplus(const Tensor& x);  // log(1 + exp(x)), computed without overflow
 Tensor tanh(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);

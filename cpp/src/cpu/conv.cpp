@@ -149,7 +149,7 @@ static int64_t padded_len(const int64_t in[3], const int64_t pad[3]) {
 }
 static bool offsets_fit(int64_t channels, int64_t len) { return channels * len < (int64_t(1) << 31); }  // int32 taps
 
-// Geometry and tap offsets of a stride-1 convolution over padded images (one group of channels).
+// Geometry and tap offsets of a convolution (any stride) over padded images (one group of channels).
 struct StencilConv {
   int64_t channels;  // per group
   int64_t in[3], pad[3], out[3], padded[3];

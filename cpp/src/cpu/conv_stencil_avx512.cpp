@@ -77,7 +77,7 @@ void corners8(const Stencil& s, int64_t p, int64_t n, const float* out[8]) {
   for (int i = 0; i < 8; ++i, at.next()) out[i] = i < n ? s.x + at.corner() : out[0];
 }
 
-// rows[o][i] = acc[i][o] for o < rows_n (8 accumulators of 16 lanes -> 16 rows of 8).
+// tile[o][i] = acc[i][o]: 8 accumulators of 16 lanes become 16 rows of 8.
 void transpose_tile(const __m512 acc[8], float* tile /* [16][8] */) {
   alignas(64) float by_row[8][16];
   const float* rows[MR];

@@ -55,6 +55,9 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
   CArr<T> x(xp, n);
   Arr<T> o(op_, n);
   const T A = static_cast<T>(a.a), B = static_cast<T>(a.b);
+  // Op code computes the transcendental ops in floating point, so integer kernels never see them.
+  // Every op has its case (no default): -Wswitch then names an op added without a kernel.
+  constexpr bool is_float = std::is_floating_point_v<T>;
   switch (op) {
     case UnaryOp::Neg: o = -x; break;
     case UnaryOp::Abs: o = x.abs(); break;
@@ -65,46 +68,56 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
     case UnaryOp::Heaviside:
       for (int64_t i = 0; i < n; ++i) op_[i] = xp[i] > T(0) ? T(1) : (xp[i] == T(0) ? A : T(0));
       break;
-    default:
-      if constexpr (std::is_floating_point_v<T>) {
-        switch (op) {
-          case UnaryOp::Exp: o = x.exp(); break;
-          case UnaryOp::Log:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
-            break;
-          case UnaryOp::Sqrt:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
-            break;
-          // 1 / (1 + e^-x) with Eigen's exp (about 1 ulp): Eigen's logistic() is a rational fit with
-          // 1e-7 absolute error, 8e-4 relative at outputs near 1e-4, where PyTorch is ulp-accurate.
-          case UnaryOp::Sigmoid: o = (T(1) + (-x).exp()).inverse(); break;
-          case UnaryOp::Tanh: o = x.tanh(); break;
-          case UnaryOp::Softplus: o = x.max(T(0)) + (-x.abs()).exp().log1p(); break;
-          case UnaryOp::Sin: o = x.sin(); break;
-          case UnaryOp::Cos: o = x.cos(); break;
-          case UnaryOp::Log1p:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::log1p(xp[i]);
-            break;
-          case UnaryOp::Erf:
-            for (int64_t i = 0; i < n; ++i) op_[i] = std::erf(xp[i]);
-            break;
-          case UnaryOp::Gelu:
-            if (A == T(0)) {
-              for (int64_t i = 0; i < n; ++i) op_[i] = T(0.5) * xp[i] * (T(1) + std::erf(xp[i] * T(M_SQRT1_2)));
-            } else {
-              const T beta = static_cast<T>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = T(0.044715);
-              o = T(0.5) * x * (T(1) + (beta * (x + kappa * x.cube())).tanh());
-            }
-            break;
-          case UnaryOp::PowScalar:
-            if (A == T(2)) o = x.square();
-            else if (A == T(1)) o = x;
-            else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
-            else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
-            break;
-          default: break;
+    case UnaryOp::Exp:
+      if constexpr (is_float) o = x.exp();
+      break;
+    case UnaryOp::Log:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
+      break;
+    case UnaryOp::Sqrt:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+      break;
+    case UnaryOp::Sigmoid:
+      // 1 / (1 + e^-x) with Eigen's exp (about 1 ulp): Eigen's logistic() is a rational fit with
+      // 1e-7 absolute error, 8e-4 relative at outputs near 1e-4, where PyTorch is ulp-accurate.
+      if constexpr (is_float) o = (T(1) + (-x).exp()).inverse();
+      break;
+    case UnaryOp::Tanh:
+      if constexpr (is_float) o = x.tanh();
+      break;
+    case UnaryOp::Softplus:
+      if constexpr (is_float) o = x.max(T(0)) + (-x.abs()).exp().log1p();
+      break;
+    case UnaryOp::Sin:
+      if constexpr (is_float) o = x.sin();
+      break;
+    case UnaryOp::Cos:
+      if constexpr (is_float) o = x.cos();
+      break;
+    case UnaryOp::Log1p:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::log1p(xp[i]);
+      break;
+    case UnaryOp::Erf:
+      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::erf(xp[i]);
+      break;
+    case UnaryOp::Gelu:
+      if constexpr (is_float) {
+        if (A == T(0)) {
+          for (int64_t i = 0; i < n; ++i) op_[i] = T(0.5) * xp[i] * (T(1) + std::erf(xp[i] * T(M_SQRT1_2)));
+        } else {
+          const T beta = static_cast<T>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = T(0.044715);
+          o = T(0.5) * x * (T(1) + (beta * (x + kappa * x.cube())).tanh());
         }
       }
+      break;
+    case UnaryOp::PowScalar:
+      if constexpr (is_float) {
+        if (A == T(2)) o = x.square();
+        else if (A == T(1)) o = x;
+        else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+        else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
+      }
+      break;
   }
 }
 

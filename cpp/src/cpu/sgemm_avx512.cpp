@@ -14,6 +14,11 @@
 
 namespace rt::cpu::avx512 {
 
+// GCC 12's AVX-512 unpack/shuffle intrinsics pass a deliberately undefined vector as their masked-off
+// source (all lanes are written), and -Wuninitialized reports that vector once they are inlined here
+// (GCC bug 105593). Nothing in this function reads uninitialised memory: the warning is off for it only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 // dst[c*ldd + r] = src[r*lds + c] for a 16x16 block.
 void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
   __m512 r[16], t[16];
@@ -41,6 +46,7 @@ void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
   }
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
+#pragma GCC diagnostic pop
 
 namespace {
 // 8 rows divide the usual channel and batch sizes.

@@ -177,12 +177,12 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   });
 }
 
-static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* name, const char* grad_name) {
   if (Tensor r = bool_result(op, a, b, name)) return r;
   Tensor out = binary_raw(op, a, b, arith_dtype(a, b), name);
   Tensor da = detach(a), db = detach(b);
   CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;
-  return record(name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
+  return record(grad_name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
     // Ties split the gradient evenly, as PyTorch does.
     Tensor wa = where(compare(pick_a, da, db), ones({}, g->dtype), where(compare(CompareOp::Eq, da, db), full({}, 0.5, g->dtype), zeros({}, g->dtype)));
     Tensor ga, gb;
@@ -191,8 +191,8 @@ static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* 
     return std::vector<Tensor>{ga, gb};
   });
 }
-Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Maximum, a, b, "maximum"); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minimum, a, b, "minimum"); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Maximum, a, b, "maximum", "MaximumBackward0"); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minimum, a, b, "minimum", "MinimumBackward0"); }
 
 // ---------------------------------------------------------------- tensor-scalar
 
@@ -312,6 +312,7 @@ Tensor gelu(const Tensor& x, bool tanh_approximation) {
     fail<RuntimeError>("gelu: expected a floating-point input, got ", dtype_name(x->dtype), " of shape ", shape_str(x->shape));
   return unary_op(UnaryOp::Gelu, "GeluBackward0", x, {tanh_approximation ? 1.0 : 0.0, 0}, true, false);
 }
+Tensor softplus(const Tensor& x) { return unary_op(UnaryOp::Softplus, "SoftplusBackward0", x, {}, true, false); }
 Tensor sign(const Tensor& x) {
   if (x->dtype == DType::Bool) return clone(x);  // sign(True) is True: PyTorch keeps bool
   return unary_op(UnaryOp::Sign, "SignBackward0", x, {}, false, false);
@@ -334,9 +335,10 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   return unary_op(UnaryOp::Clamp, "ClampBackward1", x, args, false, false);
 }
 
-// Step function with `values` where x == 0; its derivative is zero almost everywhere.
+// Step function with `values` where x == 0; its derivative is zero almost everywhere. One value
+// that adds no dims (values [1] with x 0-d broadcasts to [1]) is a scalar parameter of the kernel.
 Tensor heaviside(const Tensor& x, const Tensor& values) {
-  if (values->numel() == 1) {
+  if (values->numel() == 1 && values->ndim() <= x->ndim()) {
     double v = 0;
     Tensor vf = cast_raw(contiguous(values), DType::Float64);
     v = *vf->data<double>();

@@ -67,7 +67,7 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   Tensor out = empty(out_shape, dt, x->device);
   backend(out).conv_forward(g, xc, wc, bc, out);
   const bool has_b = static_cast<bool>(b_in);
-  out = record(name, out, {x, w_in, b_in}, [g, xc, wc, has_b](const Tensor& gy, const Node& n) {
+  out = record("ConvolutionBackward0", out, {x, w_in, b_in}, [g, xc, wc, has_b](const Tensor& gy, const Node& n) {
     Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype) : Tensor{};
     Tensor gw = n.needs(1) ? empty(wc->shape, wc->dtype) : Tensor{};
     Tensor gb = has_b && n.needs(2) ? empty({g.O}, wc->dtype) : Tensor{};

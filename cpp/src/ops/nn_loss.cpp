@@ -11,6 +11,12 @@ Reduction parse_reduction(const std::string& r, const char* op) {
   fail<ValueError>(op, ": reduction must be 'none', 'mean' or 'sum', got '", r, "'");
 }
 
+Tensor apply_reduction(const Tensor& loss, Reduction r) {
+  if (r == Reduction::Mean) return mean(loss, {}, false);
+  if (r == Reduction::Sum) return sum(loss, {}, false);
+  return loss;
+}
+
 Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight, Reduction red, int64_t ignore_index, double smoothing,
                 const char* name) {
   if (target_in->dtype != DType::Int64)

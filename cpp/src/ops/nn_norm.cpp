@@ -1,4 +1,4 @@
-// Batch normalization (seed Algorithm 2), inverted dropout, softplus.
+// Batch normalization: per-channel batch statistics in training, running statistics in eval.
 #include "reticulum/nn_ops.h"
 
 namespace rt {
@@ -36,38 +36,6 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     Tensor gb = n.needs(2) ? empty(mean->shape, xc->dtype) : Tensor{};
     backend(gy).batch_norm_backward(xc, contiguous(gy), wd, mean, invstd, training, gx, gw, gb);
     return std::vector<Tensor>{gx, gw, gb};
-  });
-}
-
-Tensor dropout(const Tensor& x, double p, bool training, bool channelwise) {
-  const char* name = channelwise ? "dropout2d" : "dropout";
-  if (!(p >= 0.0 && p <= 1.0)) fail<ValueError>(name, ": dropout probability has to be between 0 and 1, but got ", p);
-  if (!training || p == 0.0) return x;
-  if (!is_floating(x->dtype)) fail<TypeError>(name, ": expected a floating point input, got ", dtype_name(x->dtype));
-  Shape mshape = x->shape;
-  if (channelwise) {
-    if (x->ndim() < 3) fail<ValueError>(name, ": expected an input of shape [N, C, *spatial], got ", shape_str(x->shape));
-    for (size_t i = 2; i < mshape.size(); ++i) mshape[i] = 1;
-  }
-  if (p == 1.0) return mul(x, zeros(mshape, x->dtype));
-  Tensor mask = bernoulli_mask(mshape, 1.0 - p, x->dtype);
-  {
-    GradModeGuard g(false);
-    mask = mul_scalar(mask, 1.0 / (1.0 - p));
-  }
-  return mul(x, mask);
-}
-
-Tensor softplus(const Tensor& x_in) {
-  Tensor x = contiguous(x_in);
-  if (!is_floating(x->dtype)) x = to_dtype(x, DType::Float32);
-  Tensor out = empty(x->shape, x->dtype);
-  backend(x).unary(UnaryOp::Softplus, x, out, {});
-  Tensor dx = detach(x);
-  return record("SoftplusBackward0", out, {x_in}, [dx](const Tensor& g, const Node&) {
-    Tensor gx = empty(g->shape, g->dtype);
-    backend(g).unary_backward(UnaryOp::Softplus, contiguous(g), dx, Tensor{}, gx, {});
-    return std::vector<Tensor>{gx};
   });
 }
 

@@ -6,6 +6,7 @@ import math
 
 from .. import _C
 from .._C import Tensor
+from .._grad_mode import no_grad
 from ..autograd.function import Function
 
 _nn = _C.nn
@@ -173,13 +174,9 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
 # ---------------------------------------------------------------- losses
 
 def _reduce(loss, reduction, name):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+    if not isinstance(reduction, str):
+        raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return _nn.reduce_loss(loss, reduction, name)
 
 
 def _check_same_shape(input, target, name):  # noqa: A002
@@ -224,10 +221,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa
 
 def _check_unit_interval(t, what):
     """PyTorch checks every element, so NaN (which fails both comparisons) is rejected too."""
-    with _C_no_grad():
+    with no_grad():
         outside = ((t < 0).sum() + (t > 1).sum() + (t != t).sum()).item() if t.numel() else 0
     if outside:
-        with _C_no_grad():
+        with no_grad():
             lo, hi = t.min().item(), t.max().item()
         raise RuntimeError(f"binary_cross_entropy: all elements of {what} should be between 0 and 1 ({outside} element(s) "
                            f"of the {tuple(t.shape)} {what} are outside [0, 1] or NaN; range [{lo:.4g}, {hi:.4g}])")
@@ -385,9 +382,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
     keep = (input != padding_idx % n).unsqueeze(-1)
     return _C.where(keep, rows, rows.detach())
-
-
-
 # ---------------------------------------------------------------- resampling
 
 _INTERP_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
@@ -442,7 +436,7 @@ def _linear_taps(np_dtype, n_in, n_out, align_corners, scale):
     return i0, i1, (np_dtype(1) - l1).astype(np_dtype), l1
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002,C901
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
                 recompute_scale_factor=None, antialias=False):
     """Resizes the spatial dims of [N, C, *spatial] input: mode 'nearest' / 'nearest-exact' (1-3 spatial dims),
     'linear' / 'bilinear' / 'trilinear' (1 / 2 / 3) with align_corners, or 'area' (adaptive average pooling,

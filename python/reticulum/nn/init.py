@@ -205,7 +205,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity, generator, name):
-    """He's std = gain / sqrt(fan_mode) (eq. 2.32), or None for a zero-element tensor (a no-op, as PyTorch warns)."""
+    """He's std = gain / sqrt(fan_mode), or None for a zero-element tensor (a no-op, as PyTorch warns)."""
     _check_tensor(tensor, name)
     _check_generator(generator, name)
     if 0 in tuple(tensor.shape):

@@ -4,8 +4,8 @@ from .optimizer import Optimizer, _Kind
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay,
     in PyTorch's form (v <- mu v + (1 - dampening) g; p <- p - lr v). Batch GD, SGD and
-    mini-batch GD (seed Algorithms 1, 4) are this optimizer fed different batch sizes;
-    momentum (Algorithm 5) is momentum > 0."""
+    mini-batch GD are this optimizer fed different batch sizes; classical momentum is
+    momentum > 0."""
     _kind = _Kind.SGD
     _state_names = ("momentum_buffer", None, None)
 

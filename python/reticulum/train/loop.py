@@ -207,7 +207,7 @@ def load_checkpoint(path):
     return ckpt
 
 
-def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),
+def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),  # noqa: C901
         callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None):
     """Trains `model` for `epochs` epochs and returns a History.
 

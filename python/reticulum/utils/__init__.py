@@ -1,6 +1,6 @@
 """Utilities with torch.utils' names: `reticulum.utils.data` holds datasets and the DataLoader."""
 from . import data
-from .data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate,  # noqa: F401
+from .data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate,
                    random_split)
 
 __all__ = ["data", "Dataset", "TensorDataset", "Subset", "ConcatDataset", "DataLoader", "default_collate", "random_split"]

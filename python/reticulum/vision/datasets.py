@@ -23,7 +23,7 @@ import numpy as np
 from .. import _C
 from .._atomic import write_bytes_atomically
 from ..utils.data import Dataset, TensorDataset, _check_seed, _normalize_index
-from .synthetic import blobs, polynomial, two_moons, xor  # noqa: F401  (re-exported)
+from .synthetic import blobs, polynomial, two_moons, xor  # re-exported
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST", "Digits", "xor", "polynomial", "two_moons", "blobs"]
 

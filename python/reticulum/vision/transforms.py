@@ -16,12 +16,12 @@ import numpy as np
 
 from .. import _C
 from .._C import Tensor, dtype as _dtype
+from .._numpy import numpy_dtype
 from ..utils.data import random_integers, random_uniform
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
            "RandomAffine", "RandomShift", "RandomCrop", "ColorJitter", "hflip", "vflip", "affine", "rotate"]
 
-_NP = {_dtype.float32: np.float32, _dtype.float64: np.float64}
 
 
 # ---------------------------------------------------------------- helpers
@@ -113,7 +113,7 @@ def _warp(xb, theta, fill):
 
 
 def _factor_tensor(v, like):
-    return _C.from_numpy(np.ascontiguousarray(np.asarray(v, dtype=_NP[like.dtype]).reshape(-1, 1, 1, 1)))
+    return _C.from_numpy(np.ascontiguousarray(np.asarray(v, dtype=numpy_dtype(like.dtype)).reshape(-1, 1, 1, 1)))
 
 
 # ---------------------------------------------------------------- functional
@@ -233,7 +233,7 @@ class Normalize:
         pipelines call this 60,000 times an epoch on MNIST (it halves ToTensor + Normalize's time)."""
         key = (dtype, c)
         if key not in self._cache:
-            np_dt = _NP[dtype]
+            np_dt = numpy_dtype(dtype)
             self._cache[key] = tuple(_C._from_numpy_copy(np.ascontiguousarray(np.broadcast_to(np.asarray(v, np_dt), (c,)).reshape(1, c, 1, 1)))
                                      for v in (self.mean, self.std))
         return self._cache[key]
@@ -487,7 +487,7 @@ def _gray(xb):
     """Luma [N, 1, H, W] of RGB batches (ITU-R 601-2, as torchvision); 1-channel images as they are."""
     if xb.shape[1] == 1:
         return xb
-    wts = _C.from_numpy(np.asarray(_GRAY, dtype=_NP[xb.dtype]).reshape(1, 3, 1, 1))
+    wts = _C.from_numpy(np.asarray(_GRAY, dtype=numpy_dtype(xb.dtype)).reshape(1, 3, 1, 1))
     return (xb * wts).sum(1, True)
 
 

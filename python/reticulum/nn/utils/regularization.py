@@ -1,5 +1,5 @@
 def l1_penalty(parameters, weight=1.0):
-    """weight * sum_i |theta_i| over the parameters (lasso, the seed's eq. 2.12), as a differentiable loss term."""
+    """weight * sum_i |theta_i| over the parameters (the lasso penalty), as a differentiable loss term."""
     total = None
     for p in parameters:
         term = p.abs().sum()
