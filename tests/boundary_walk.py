@@ -69,6 +69,7 @@ SAMPLES = {
     "Tensor._to_dtype": lambda: (rt.rand(2, 3), rt.float64),
     "Tensor._index_copy_": lambda: (rt.zeros(3, 2), 0, rt.tensor([0, 2]), rt.rand(2, 2)),
     "Tensor.item": lambda: (rt.rand(()),),
+    "Tensor.cuda": lambda: (rt.rand(2),),  # raises in a build without CUDA, so no sample call is found
     "Tensor.backward": lambda: ((rt.rand(2, requires_grad=True) * 2).sum(), rt.tensor(1.0)),
     "F.max_pool1d": lambda: (rt.rand(1, 2, 6), 2),
     "F.avg_pool1d": lambda: (rt.rand(1, 2, 6), 2),

@@ -336,6 +336,12 @@ def _cpu(self):
     return self
 
 
+def _cuda(self, device=None):
+    """A copy on the CUDA device (an index, "cuda:N" or an rt.device; default cuda:0)."""
+    from .cuda import _as_device
+    return self.to(_as_device(device, "cuda"))
+
+
 def _leaky_relu(self, negative_slope=0.01):
     return _C.leaky_relu(self, negative_slope)
 
@@ -345,7 +351,7 @@ for _name, _fn in {
     "tolist": _tolist, "__len__": _len, "__iter__": _iter, "__bool__": _bool, "__float__": lambda s: float(s.item()),
     "__int__": lambda s: int(s.item()), "__index__": _index, "__array__": _array, "to": _to, "size": _size,
     "max": _max, "min": _min, "std": _std, "masked_fill": _masked_fill, "type_as": _type_as,
-    "cpu": _cpu, "leaky_relu": _leaky_relu,
+    "cpu": _cpu, "cuda": _cuda, "leaky_relu": _leaky_relu,
     "__array_priority__": 1000,
 }.items():
     setattr(Tensor, _name, _fn)

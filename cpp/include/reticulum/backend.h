@@ -115,6 +115,9 @@ int get_num_threads();
 
 // Seeded generator shared by every random op.
 void manual_seed(uint64_t seed);
+// Devices with generators of their own (CUDA's Philox) are reseeded by every manual_seed, as
+// torch.manual_seed seeds every device: each hook is called with the seed.
+void add_seed_hook(void (*hook)(uint64_t seed));
 uint64_t next_random();  // 64 random bits
 void random_bits(uint64_t* out, int64_t n);  // n draws under one lock
 double next_uniform();   // [0, 1)

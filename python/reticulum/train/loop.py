@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .. import _C
+from .. import _C, cuda
 from .._C import Tensor
 from .._grad_mode import no_grad
 from ..nn import BCELoss
@@ -50,6 +50,23 @@ def _unpack(batch, where):
     raise TypeError(f"{where}: each batch must be an (inputs, targets) pair, got {kind}")
 
 
+def _device_of(device, where):
+    """None, or the rt.device that `device` names; one this process cannot use is refused before any work."""
+    if device is None:
+        return None
+    try:
+        d = device if isinstance(device, _C.device) else _C.device(str(device))
+    except RuntimeError as e:  # a device this build does not have
+        raise RuntimeError(f"{where}: {e}") from None
+    if d.type == "cuda" and not cuda.is_available():
+        raise RuntimeError(f"{where}: device {d}: " + ("no CUDA device was found" if cuda.is_built() else cuda.NOT_BUILT))
+    return d
+
+
+def _on(t, device):
+    return t.to(device) if device is not None and isinstance(t, Tensor) else t
+
+
 def _batch_size(x):
     return x.shape[0] if isinstance(x, Tensor) and x.ndim else 1
 
@@ -78,13 +95,16 @@ def _metric_objects(metrics, loss_fn):
     return objs
 
 
-def evaluate(model, loader, metrics=("accuracy",), loss_fn=None):
+def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None):
     """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches).
+    device: where each batch is moved before the forward pass (the model must already be there);
+    None leaves batches where the loader put them.
 
     Returns {"loss": mean loss (when loss_fn is given, a mean-reduced loss), <metric name>: value, ...},
     averaged over samples. The model's train/eval mode is restored afterwards.
     """
     objs = _metric_objects(metrics, loss_fn)
+    device = _device_of(device, "evaluate")
     was_training = model.training
     model.eval()
     loss_sum, n = 0.0, 0
@@ -92,6 +112,7 @@ def evaluate(model, loader, metrics=("accuracy",), loss_fn=None):
         with no_grad():
             for batch in loader:
                 x, y = _unpack(batch, "evaluate")
+                x, y = _on(x, device), _on(y, device)
                 out = model(x)
                 bs = _batch_size(x)
                 if loss_fn is not None:
@@ -208,7 +229,7 @@ def load_checkpoint(path):
 
 
 def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),
-        callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None):
+        callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None, device=None):
     """Trains `model` for `epochs` epochs and returns a History.
 
     Each batch of `train_loader` is an (inputs, targets) pair: zero_grad, forward, loss_fn(outputs,
@@ -221,6 +242,9 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
     verbose: progress bar on a terminal, one line per epoch otherwise; False prints nothing.
     seed: base of the per-epoch re-seeding that makes runs reproducible and resumable (see module doc);
     None draws one from rt's global generator. A resumed run uses the checkpoint's seed.
+    device: "cpu", "cuda", "cuda:1" or an rt.device: the model is moved there (``model.to(device)``,
+    in place, so an optimizer built on its parameters stays valid) and so is every batch. None trains
+    where the model and the batches already are.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -232,6 +256,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             raise TypeError(f"fit: callbacks must be Callback instances, got {type(cb).__name__}")
     callbacks.sort(key=lambda cb: cb.order)
     metric_objs = _metric_objects(metrics, loss_fn)
+    device = _device_of(device, "fit")
 
     progress = ProgressBar(epochs, verbose=verbose)
     trainer = Trainer(model, loss_fn, optimizer, scheduler, epochs, seed, val_loader is not None, callbacks, progress)
@@ -241,6 +266,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
         progress.message(f"Resuming from {os.fspath(resume_from)} after epoch {trainer.epoch}")
     elif trainer.seed is None:
         trainer.seed = _draw_seed()
+    if device is not None:  # after a resume: the checkpoint's weights move with the model
+        model.to(device)
     trainer.history.stop_reason = None
 
     for cb in callbacks:
@@ -270,6 +297,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             loss_sum, n_seen, n_batches, stop = 0.0, 0, 0, None
             for b, batch in enumerate(train_loader):
                 x, y = _unpack(batch, "fit")
+                x, y = _on(x, device), _on(y, device)
                 optimizer.zero_grad()
                 out = model(x)
                 loss = loss_fn(out, y)
@@ -304,7 +332,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             for m in metric_objs:
                 logs[m.name] = m.compute()
             if val_loader is not None:
-                for k, v in evaluate(model, val_loader, metric_objs, loss_fn).items():
+                for k, v in evaluate(model, val_loader, metric_objs, loss_fn, device).items():
                     logs["val_" + k] = v
             logs["lr"] = lr
             logs["epoch_time"] = time.perf_counter() - t0

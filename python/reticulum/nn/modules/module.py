@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from ... import _C
 from ..._C import Tensor
 from ..._grad_mode import no_grad
+from ...cuda import _as_device
 from ..parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -80,7 +81,7 @@ class _HookDict(OrderedDict):
 
 
 def _parse_to(args, kwargs):
-    """Module.to(...) arguments -> target dtype (or None); any non-CPU device raises RuntimeError."""
+    """Module.to(...) arguments -> (target device or None, target dtype or None)."""
     allowed = {"device", "dtype", "non_blocking", "memory_format", "copy"}
     bad = set(kwargs) - allowed
     if bad:
@@ -88,32 +89,30 @@ def _parse_to(args, kwargs):
     if len(args) > 3:
         raise TypeError(f"to() takes at most 3 positional arguments ({len(args)} given)")
     dtype = kwargs.get("dtype")
-    devices = [kwargs.get("device")]
-    for a in args:
+    device = None
+    for a in [kwargs.get("device"), *args]:
+        if a is None:
+            continue
         if isinstance(a, _dtype):
             dtype = a
         elif isinstance(a, Tensor):
-            dtype = a.dtype
+            device, dtype = a.device, a.dtype
         elif isinstance(a, bool):  # non_blocking given positionally
             continue
+        elif isinstance(a, _C.device):
+            device = a
+        elif isinstance(a, str):
+            try:
+                device = _C.device(a)
+            except ValueError:  # as torch, an unknown device type (e.g. 'mps') is a RuntimeError here
+                raise RuntimeError(f"to(): device '{a}' is not available: reticulum has the cpu and cuda devices") from None
+        elif isinstance(a, int):
+            device = _C.device(f"cuda:{a}")
         else:
-            devices.append(a)
-    for d in devices:
-        if d is None:
-            continue
-        if isinstance(d, _C.device):
-            kind = d.type
-        elif isinstance(d, str):
-            kind = "cpu" if d == "cpu" else d
-        elif isinstance(d, int):
-            kind = f"cuda:{d}"
-        else:
-            raise TypeError(f"to() received an invalid combination of arguments: got {type(d).__name__}")
-        if kind != "cpu":
-            raise RuntimeError(f"to(): device '{kind}' is not available: reticulum modules run on the CPU only")
+            raise TypeError(f"to() received an invalid combination of arguments: got {type(a).__name__}")
     if dtype is not None and not dtype.is_floating_point:
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-    return dtype
+    return device, dtype
 
 
 class Module:
@@ -448,22 +447,24 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """to(dtype), to(device), to(tensor), to(device, dtype): converts floating-point parameters and
-        buffers in place (integer buffers such as ``num_batches_tracked`` keep their dtype). Only the
-        CPU exists: any other device raises RuntimeError."""
-        dtype = _parse_to(args, kwargs)
-        if dtype is None:
-            return self
+        """to(device), to(dtype), to(tensor), to(device, dtype): moves every parameter and buffer to the
+        device and converts floating-point ones to the dtype, in place (integer buffers such as
+        ``num_batches_tracked`` keep their dtype). Parameters stay the same objects, so an optimizer
+        built on them stays valid."""
+        device, dtype = _parse_to(args, kwargs)
 
         def convert(t):
-            return t._to_dtype(dtype) if t.dtype.is_floating_point and t.dtype != dtype else t
-        return self._apply(convert)
+            if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype:
+                t = t._to_dtype(dtype)
+            return t.to(device) if device is not None else t
+        return self if device is None and dtype is None else self._apply(convert)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        raise RuntimeError("cuda(): device 'cuda' is not available: reticulum modules run on the CPU only")
+        """Moves every parameter and buffer to the CUDA device (an index, "cuda:N" or an rt.device; default 0)."""
+        return self.to(_as_device(device, "cuda"))
 
     def type(self, dst_type):
         """Casts all parameters and buffers (integer ones included, as torch) to ``dst_type``."""
