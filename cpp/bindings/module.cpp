@@ -285,16 +285,17 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
 
   py::class_<Device>(m, "device")
-      .def(py::init([](const std::string& s) {
-        if (s == "cpu") return Device{};
-        if (s.rfind("cuda", 0) == 0) fail<RuntimeError>("device: '", s, "' is not available: reticulum was built without CUDA");
-        fail<ValueError>("device: expected 'cpu' or 'cuda', got '", s, "'");
-      }))
-      .def_property_readonly("type", [](const Device& d) { return d.type == DeviceType::CPU ? "cpu" : "cuda"; })
+      .def(py::init(&parse_device))
+      .def_property_readonly("type", [](const Device& d) { return device_type_name(d.type); })
+      .def_property_readonly("index", [](const Device& d) { return d.index; })
       .def("__eq__", [](const Device& a, const Device& b) { return a == b; })
       .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000 + d.index; })
       .def("__str__", [](const Device& d) { return device_str(d); })
-      .def("__repr__", [](const Device& d) { return "device(type='" + std::string(d.type == DeviceType::CPU ? "cpu" : "cuda") + "')"; });
+      .def("__repr__", [](const Device& d) {
+        std::string r = "device(type='" + std::string(device_type_name(d.type)) + "'";
+        if (d.type == DeviceType::CUDA) r += ", index=" + std::to_string(d.index);
+        return r + ")";
+      });
 
   py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
   rt::bind::bind_tensor(m, cls);

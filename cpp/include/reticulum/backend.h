@@ -1,5 +1,6 @@
-// The per-device kernel table. Op code calls only these; a device implements them
-// over raw buffers with shape/strides. CPU lives in src/cpu, CUDA would live in cuda/.
+// The per-device table: memory and kernels. Op code calls only these; a device implements them
+// over raw buffers with shape/strides and registers the table (see register_backend below). CPU
+// lives in src/cpu, the test-only device in src/testdev, CUDA in cuda/.
 #pragma once
 #include "reticulum/tensor.h"
 
@@ -38,6 +39,21 @@ struct OptimHyper {
 };
 
 struct Backend {
+  // ---- memory. Op code never touches a device's memory on the host: it allocates through the
+  // table (allocate_storage) and moves bytes with the two transfers (to_device, copy_to_host).
+  // nbytes of uninitialised device memory, 64-byte aligned; null when the device is out of memory.
+  // nbytes may be 0 (an empty tensor): the block is then still a distinct, non-null pointer.
+  void* (*allocate)(Device d, size_t nbytes);
+  // Gives back a block from allocate, with the nbytes it was asked for.
+  void (*release)(Device d, void* p, size_t nbytes);
+  // Contiguous byte transfers between host memory and the device's memory; each returns once the
+  // bytes have arrived (host_src may be reused, host_dst may be read).
+  void (*copy_from_host)(Device d, void* dst, const void* host_src, size_t nbytes);
+  void (*copy_to_host)(Device d, void* host_dst, const void* src, size_t nbytes);
+  // Returns once all work queued on the device has finished.
+  void (*synchronize)(Device d);
+
+  // ---- kernels. Every tensor argument is on the table's device (op code checks; see check_same_device).
   // dst[i] = src[i] with dtype conversion; both any strides, same shape.
   void (*copy)(const Tensor& src, const Tensor& dst);
   void (*fill)(const Tensor& dst, double value);
@@ -100,6 +116,22 @@ struct Backend {
   void (*bernoulli)(const Tensor& dst, double p);
 };
 
+// Every entry of the table, for code that treats them alike (the null check at registration, a
+// backend that wraps another): X(name) for each member of Backend, in order.
+#define RT_BACKEND_ENTRIES(X)                                                                                              \
+  X(allocate) X(release) X(copy_from_host) X(copy_to_host) X(synchronize)                                              \
+  X(copy) X(fill) X(unary) X(unary_backward) X(binary) X(compare) X(where) X(reduce) X(scatter_add_dim) X(softmax)       \
+  X(softmax_backward) X(bmm) X(index_select) X(index_add) X(conv_forward) X(conv_backward) X(max_pool2d)                \
+  X(max_pool2d_backward) X(avg_pool2d) X(avg_pool2d_backward) X(adaptive_avg_pool2d) X(adaptive_avg_pool2d_backward)   \
+  X(batch_norm) X(batch_norm_backward) X(nll_loss) X(nll_loss_backward) X(optim_update) X(affine_warp) X(uniform)      \
+  X(normal) X(randint) X(bernoulli)
+
+// The device registry. A device type's table is installed once, by register_backend, which refuses
+// a table with a missing (null) entry, naming it. backend() of a device type nobody registered is
+// a RuntimeError naming the device.
+void register_backend(DeviceType type, const Backend& table);
+bool backend_registered(DeviceType type);
+
 // Every kernel is reached through backend(), which first brings the calling thread's intra-op
 // thread count up to date (see set_num_threads).
 const Backend& backend(Device d);
@@ -112,6 +144,8 @@ const Backend& cpu_backend();
 // next enters backend(): a new Python thread or a DataLoader worker sees the setting too.
 void set_num_threads(int n);
 int get_num_threads();
+// Brings the calling thread's OpenMP thread count up to date with set_num_threads (backend() calls it).
+void adopt_num_threads();
 
 // Seeded generator shared by every random op.
 void manual_seed(uint64_t seed);
