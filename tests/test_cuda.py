@@ -30,7 +30,7 @@ def test_cuda_functions_without_cuda():
 @needs_cpu_build
 def test_moving_to_cuda_without_cuda():
     t = rt.ones(2)
-    for move in (lambda: t.to("cuda"), lambda: t.cuda(), lambda: t.to("cuda:1"), lambda: rt.zeros(2, device="cuda")):
+    for move in (lambda: t.to("cuda"), lambda: t.cuda(), lambda: t.to("cuda:1")):
         with pytest.raises(RuntimeError, match="built without CUDA"):
             move()
     net = nn.Linear(2, 2)

@@ -291,7 +291,9 @@ def _to(self, *args, **kwargs):
         else:
             d = a if isinstance(a, _C.device) else _C.device(str(a))
             if d.type != "cpu":
-                raise RuntimeError(f"to(): device {d} is not available in this build")
+                from .cuda import NOT_BUILT, is_built
+                reason = NOT_BUILT if d.type == "cuda" and not is_built() else "moving tensors between devices is not available yet"
+                raise RuntimeError(f"to(): device {d}: {reason}")
     return self if target is None or target == self.dtype else self._to_dtype(target)
 
 
