@@ -67,6 +67,7 @@ SAMPLES = {
     "Tensor.narrow": lambda: (rt.rand(2, 3), 1, 0, 2),
     "Tensor._slice": lambda: (rt.rand(2, 3), 1, 0, 2, 1),
     "Tensor._to_dtype": lambda: (rt.rand(2, 3), rt.float64),
+    "Tensor._to_device": lambda: (rt.rand(2, 3), rt.device("cpu")),
     "Tensor._index_copy_": lambda: (rt.zeros(3, 2), 0, rt.tensor([0, 2]), rt.rand(2, 2)),
     "Tensor.item": lambda: (rt.rand(()),),
     "Tensor.backward": lambda: ((rt.rand(2, requires_grad=True) * 2).sum(), rt.tensor(1.0)),

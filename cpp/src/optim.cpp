@@ -45,7 +45,7 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
       if (!slot_used(kind, h, s) || st) continue;
       fresh = true;
       double init = (kind == OptimKind::Adagrad) ? initial_accumulator : 0.0;
-      state_[i][s] = full(p->shape, init, p->dtype);
+      state_[i][s] = full(p->shape, init, p->dtype, p->device);
     }
     ++steps_[i];
     const Tensor& s0 = slot_used(kind, h, 0) ? state_[i][0] : Tensor{};
@@ -100,10 +100,10 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     Tensor a = to_dtype(abs(p->grad), DType::Float64);
     if (a->numel() == 0) continue;
     if (inf_norm) {
-      const double m = *max_all(a)->data<double>();
+      const double m = item_double(max_all(a));
       total = (m > total || m != m) ? m : total;  // NaN propagates
     }
-    else total += *sum(pow_scalar(a, norm_type), {}, false)->data<double>();
+    else total += item_double(sum(pow_scalar(a, norm_type), {}, false));
   }
   if (!inf_norm) total = std::pow(total, 1.0 / norm_type);
   if (error_if_nonfinite && !std::isfinite(total))
@@ -113,7 +113,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     for (auto& p : params)
       if (p->grad)
         update_grad(p, "clip_grad_norm_", [coef](const Tensor& g) {
-          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype), g->shape, Shape(g->ndim(), 0), 0), g);
+          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype, g->device), g->shape, Shape(g->ndim(), 0), 0), g);
         });
   return total;
 }
