@@ -229,6 +229,21 @@ void bind_functions(py::module_& m) {
     place_openmp_workers();
   });
   m.def("get_num_threads", &get_num_threads);
+  m.def("_enable_test_device", &enable_test_device, "Registers the test-only device 'testdev' (see src/testdev)");
+  m.def("_register_test_device_without", &register_test_device_without);
+  m.def("_checked_device", [](Device d, const std::string& op) {
+    if (!backend_registered(d.type)) {
+      try {
+        backend(d);  // its message says why the device is missing
+      } catch (const RuntimeError& e) {
+        fail<RuntimeError>(op, "(): ", e.what());
+      }
+    }
+    return d;
+  }, "The device, or a RuntimeError naming the op when this build or process lacks it");
+  m.def("_is_device_available", [](const std::string& type) { return backend_registered(parse_device(type).type); });
+  const char* test_device = std::getenv("RETICULUM_TEST_DEVICE");
+  if (test_device && *test_device && std::string(test_device) != "0") enable_test_device();
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 

@@ -101,7 +101,7 @@ static void set_data(const Tensor& t, const py::object& src_obj) {
   Tensor src = src_obj.cast<Tensor>();
   if (t->requires_grad && !is_floating(src->dtype))
     fail<RuntimeError>("data: data set to a tensor that requires gradients must be floating point, got ", dtype_name(src->dtype));
-  if (src->shape == t->shape && src->dtype == t->dtype) {
+  if (src->shape == t->shape && src->dtype == t->dtype && src->device == t->device) {
     GradModeGuard g(false);
     copy_(t, src);
     return;

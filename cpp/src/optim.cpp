@@ -42,6 +42,7 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
       if (st && st->shape != p->shape)
         fail<RuntimeError>("optimizer: parameter ", i, " changed shape to ", shape_str(p->shape), " but its state has shape ", shape_str(st->shape));
       if (st && st->dtype != p->dtype) st = contiguous(to_dtype(st, p->dtype));  // e.g. model.double() mid-training
+      if (st && st->device != p->device) st = to_device(st, p->device);         // or model.to(device)
       if (!slot_used(kind, h, s) || st) continue;
       fresh = true;
       double init = (kind == OptimKind::Adagrad) ? initial_accumulator : 0.0;
@@ -72,7 +73,7 @@ void ParamGroupState::set_state(size_t i, int slot, const Tensor& t) {
   const Tensor& p = params_.at(i);
   if (t && t->shape != p->shape)
     fail<ValueError>("optimizer load_state_dict: state of shape ", shape_str(t->shape), " does not match parameter ", i, " of shape ", shape_str(p->shape));
-  state_.at(i).at(slot) = t ? contiguous(to_dtype(clone(detach(t)), p->dtype)) : Tensor{};
+  state_.at(i).at(slot) = t ? contiguous(to_dtype(to_device(clone(detach(t)), p->device), p->dtype)) : Tensor{};  // PyTorch moves state to the parameter
 }
 
 // Runs an in-place update of p's gradient with kernels that need one dense buffer. A gradient
