@@ -67,6 +67,7 @@ SAMPLES = {
     "Tensor.narrow": lambda: (rt.rand(2, 3), 1, 0, 2),
     "Tensor._slice": lambda: (rt.rand(2, 3), 1, 0, 2, 1),
     "Tensor._to_dtype": lambda: (rt.rand(2, 3), rt.float64),
+    "Tensor._to_device": lambda: (rt.rand(2, 3), rt.device("cpu")),
     "Tensor._index_copy_": lambda: (rt.zeros(3, 2), 0, rt.tensor([0, 2]), rt.rand(2, 2)),
     "Tensor.item": lambda: (rt.rand(()),),
     "Tensor.cuda": lambda: (rt.rand(2),),  # raises in a build without CUDA, so no sample call is found
@@ -98,7 +99,8 @@ NO_TENSOR_ARGS = {
     "_C.manual_seed", "_C.set_num_threads", "_C.get_num_threads", "_C.is_grad_enabled", "_C.set_grad_enabled", "_C.empty_cache",
     "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
     "_C._cpu_build_info", "_C._get_cpu_capability", "_C._init_cpu_capability", "_C._resolve_cpu_capability",
-    "_C._set_cpu_capability", "_C._set_poison_allocations",
+    "_C._set_cpu_capability", "_C._set_poison_allocations", "_C._enable_test_device", "_C._register_test_device_without",
+    "_C._checked_device", "_C._is_device_available",
 }
 
 # Tensor operators, called through the operator module (x.__add__(None) returns NotImplemented

@@ -79,7 +79,8 @@ const Backend& backend(Device d) {
   if (b) return *b;
   if (d.type == DeviceType::CUDA)
     fail<RuntimeError>("device ", device_str(d), ": reticulum was built without CUDA (rebuild with -C cmake.define.RETICULUM_CUDA=ON)");
-  fail<RuntimeError>("device ", device_str(d), " is not enabled in this process");
+  fail<RuntimeError>("device ", device_str(d), " is not enabled in this process (it is test-only: reticulum._C._enable_test_device() ",
+                     "or RETICULUM_TEST_DEVICE=1 enables it)");
 }
 
 }  // namespace rt

@@ -60,16 +60,3 @@ def empty_cache():
     """Gives the blocks the CUDA caching allocator holds back to the driver."""
     if _native is not None:
         _native.empty_cache()
-
-
-
-def _as_device(device, name):
-    """The rt.device that a .cuda(device) call names: None is cuda:0, an int N is cuda:N."""
-    if device is None:
-        return _C.device("cuda")
-    if isinstance(device, int) and not isinstance(device, bool):
-        return _C.device(f"cuda:{device}")
-    d = device if isinstance(device, _C.device) else _C.device(str(device))
-    if d.type != "cuda":
-        raise ValueError(f"{name}: expected a CUDA device, got {d}")
-    return d

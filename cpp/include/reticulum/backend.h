@@ -138,6 +138,11 @@ const Backend& backend(Device d);
 inline const Backend& backend(const Tensor& t) { return backend(t->device); }
 
 const Backend& cpu_backend();
+// The test-only device (src/testdev/backend_testdev.cpp): registers it, once. Python reaches it
+// through reticulum._C._enable_test_device(), or RETICULUM_TEST_DEVICE=1 at import.
+void enable_test_device();
+// For the test of register_backend's check: registers the test device's table with `entry` nulled.
+void register_test_device_without(const std::string& entry);
 
 // Intra-op threads for the whole process, as torch.set_num_threads. OpenMP's omp_set_num_threads
 // only sets the calling thread's count, so the count is kept here and each thread adopts it when it

@@ -89,8 +89,9 @@ int64_t numel_of(const Shape& shape);
 // numel_of, refusing negative sizes and products that overflow (naming the op).
 int64_t checked_numel(const Shape& shape, const char* op);
 
-// A fresh, uninitialised, contiguous tensor.
-Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device{});
+// A fresh, uninitialised, contiguous tensor. The device has no default: op code takes it from an
+// input (PyTorch's grad.options() habit), so that every op runs on any device.
+Tensor empty(const Shape& shape, DType dtype, Device device);
 // A view of t's storage with new geometry; carries no autograd history.
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
 // Same data, no history: what backward closures save, so the graph holds no cycles.

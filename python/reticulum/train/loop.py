@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .. import _C, cuda
+from .. import _C
 from .._C import Tensor
 from .._grad_mode import no_grad
 from ..nn import BCELoss
@@ -42,29 +42,15 @@ def _draw_seed():
     return int(_C.randint(0, 2 ** 62, (1,), _C.dtype.int64).item())
 
 
-def _unpack(batch, where):
+def _unpack(batch, where, device=None):
+    """(inputs, targets) of a batch, moved to `device` when one is given."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], batch[1]
+        if device is None:
+            return batch[0], batch[1]
+        return tuple(v.to(device) if isinstance(v, Tensor) else v for v in batch)
     kind = f"a {type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else \
         f"a {type(batch).__name__}"
     raise TypeError(f"{where}: each batch must be an (inputs, targets) pair, got {kind}")
-
-
-def _device_of(device, where):
-    """None, or the rt.device that `device` names; one this process cannot use is refused before any work."""
-    if device is None:
-        return None
-    try:
-        d = device if isinstance(device, _C.device) else _C.device(str(device))
-    except RuntimeError as e:  # a device this build does not have
-        raise RuntimeError(f"{where}: {e}") from None
-    if d.type == "cuda" and not cuda.is_available():
-        raise RuntimeError(f"{where}: device {d}: " + ("no CUDA device was found" if cuda.is_built() else cuda.NOT_BUILT))
-    return d
-
-
-def _on(t, device):
-    return t.to(device) if device is not None and isinstance(t, Tensor) else t
 
 
 def _batch_size(x):
@@ -96,23 +82,20 @@ def _metric_objects(metrics, loss_fn):
 
 
 def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None):
-    """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches).
-    device: where each batch is moved before the forward pass (the model must already be there);
-    None leaves batches where the loader put them.
+    """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches), each moved to
+    `device` when one is given (the model must be there already).
 
     Returns {"loss": mean loss (when loss_fn is given, a mean-reduced loss), <metric name>: value, ...},
     averaged over samples. The model's train/eval mode is restored afterwards.
     """
     objs = _metric_objects(metrics, loss_fn)
-    device = _device_of(device, "evaluate")
     was_training = model.training
     model.eval()
     loss_sum, n = 0.0, 0
     try:
         with no_grad():
             for batch in loader:
-                x, y = _unpack(batch, "evaluate")
-                x, y = _on(x, device), _on(y, device)
+                x, y = _unpack(batch, "evaluate", device)
                 out = model(x)
                 bs = _batch_size(x)
                 if loss_fn is not None:
@@ -242,9 +225,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
     verbose: progress bar on a terminal, one line per epoch otherwise; False prints nothing.
     seed: base of the per-epoch re-seeding that makes runs reproducible and resumable (see module doc);
     None draws one from rt's global generator. A resumed run uses the checkpoint's seed.
-    device: "cpu", "cuda", "cuda:1" or an rt.device: the model is moved there (``model.to(device)``,
-    in place, so an optimizer built on its parameters stays valid) and so is every batch. None trains
-    where the model and the batches already are.
+    device: moves the model there first (model.to(device), which the optimizer follows) and each batch's
+    inputs and targets as they come; None leaves both where they are.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -256,7 +238,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             raise TypeError(f"fit: callbacks must be Callback instances, got {type(cb).__name__}")
     callbacks.sort(key=lambda cb: cb.order)
     metric_objs = _metric_objects(metrics, loss_fn)
-    device = _device_of(device, "fit")
+    if device is not None:
+        model.to(device)
 
     progress = ProgressBar(epochs, verbose=verbose)
     trainer = Trainer(model, loss_fn, optimizer, scheduler, epochs, seed, val_loader is not None, callbacks, progress)
@@ -266,8 +249,6 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
         progress.message(f"Resuming from {os.fspath(resume_from)} after epoch {trainer.epoch}")
     elif trainer.seed is None:
         trainer.seed = _draw_seed()
-    if device is not None:  # after a resume: the checkpoint's weights move with the model
-        model.to(device)
     trainer.history.stop_reason = None
 
     for cb in callbacks:
@@ -296,8 +277,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             model.train()
             loss_sum, n_seen, n_batches, stop = 0.0, 0, 0, None
             for b, batch in enumerate(train_loader):
-                x, y = _unpack(batch, "fit")
-                x, y = _on(x, device), _on(y, device)
+                x, y = _unpack(batch, "fit", device)
                 optimizer.zero_grad()
                 out = model(x)
                 loss = loss_fn(out, y)

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from ... import _C
 from ..._C import Tensor
 from ..._grad_mode import no_grad
-from ...cuda import _as_device
 from ..parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -81,7 +80,8 @@ class _HookDict(OrderedDict):
 
 
 def _parse_to(args, kwargs):
-    """Module.to(...) arguments -> (target device or None, target dtype or None)."""
+    """Module.to(...) arguments -> (target device, target dtype), each None when not given. A device
+    this build lacks raises RuntimeError."""
     allowed = {"device", "dtype", "non_blocking", "memory_format", "copy"}
     bad = set(kwargs) - allowed
     if bad:
@@ -89,27 +89,29 @@ def _parse_to(args, kwargs):
     if len(args) > 3:
         raise TypeError(f"to() takes at most 3 positional arguments ({len(args)} given)")
     dtype = kwargs.get("dtype")
-    device = None
-    for a in [kwargs.get("device"), *args]:
-        if a is None:
-            continue
+    devices = [kwargs.get("device")]
+    for a in args:
         if isinstance(a, _dtype):
             dtype = a
         elif isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
+            dtype = a.dtype
         elif isinstance(a, bool):  # non_blocking given positionally
             continue
-        elif isinstance(a, _C.device):
-            device = a
-        elif isinstance(a, str):
-            try:
-                device = _C.device(a)
-            except ValueError:  # as torch, an unknown device type (e.g. 'mps') is a RuntimeError here
-                raise RuntimeError(f"to(): device '{a}' is not available: reticulum has the cpu and cuda devices") from None
-        elif isinstance(a, int):
-            device = _C.device(f"cuda:{a}")
         else:
-            raise TypeError(f"to() received an invalid combination of arguments: got {type(a).__name__}")
+            devices.append(a)
+    device = None
+    for d in devices:
+        if d is None:
+            continue
+        if isinstance(d, int):
+            d = f"cuda:{d}"
+        elif not isinstance(d, (_C.device, str)):
+            raise TypeError(f"to() received an invalid combination of arguments: got {type(d).__name__}")
+        try:
+            d = d if isinstance(d, _C.device) else _C.device(d)
+        except ValueError as e:  # as before devices existed: an unknown device is unavailable
+            raise RuntimeError(f"to(): {e}") from None
+        device = _C._checked_device(d, "to")
     if dtype is not None and not dtype.is_floating_point:
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
     return device, dtype
@@ -447,24 +449,25 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """to(device), to(dtype), to(tensor), to(device, dtype): moves every parameter and buffer to the
-        device and converts floating-point ones to the dtype, in place (integer buffers such as
-        ``num_batches_tracked`` keep their dtype). Parameters stay the same objects, so an optimizer
-        built on them stays valid."""
+        """to(dtype), to(device), to(tensor), to(device, dtype): moves parameters, their gradients and
+        buffers to the device and converts the floating-point ones to the dtype, in place (integer
+        buffers such as ``num_batches_tracked`` keep their dtype). A device this build lacks raises
+        RuntimeError."""
         device, dtype = _parse_to(args, kwargs)
+        if dtype is None and device is None:
+            return self
 
         def convert(t):
-            if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype:
-                t = t._to_dtype(dtype)
-            return t.to(device) if device is not None else t
-        return self if device is None and dtype is None else self._apply(convert)
+            if device is not None and t.device != device:
+                t = t._to_device(device)
+            return t._to_dtype(dtype) if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype else t
+        return self._apply(convert)
 
     def cpu(self):
         return self.to("cpu")
 
     def cuda(self, device=None):
-        """Moves every parameter and buffer to the CUDA device (an index, "cuda:N" or an rt.device; default 0)."""
-        return self.to(_as_device(device, "cuda"))
+        return self.to("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}")
 
     def type(self, dst_type):
         """Casts all parameters and buffers (integer ones included, as torch) to ``dst_type``."""
