@@ -4,6 +4,7 @@
     python bench/compare.py mlp lenet       # some
     python bench/compare.py --json out.json
     python bench/compare.py --cpu-capability avx2   # the AVX2 kernels, on an AVX-512 host too
+    python bench/compare.py --device cuda   # the models on the GPU at batch 256, vs PyTorch CUDA (a CUDA build)
 
 Throughput workloads alternate timed blocks of both frameworks (see bench/README.md) and
 report the median of per-pair ratios; "speedup" > 1 means reticulum is faster. Synthetic
@@ -40,6 +41,8 @@ except ImportError:
 import reticulum as rt  # noqa: E402  (after torch: one OpenMP runtime, see bench/README.md)
 
 LIBS = {"reticulum": rt, "pytorch": torch}
+DEVICE = "cpu"  # --device: where the model workloads run (both libraries)
+CUDA_BATCH = 256  # on a GPU the models run at this batch: the small CPU batches would time launches alone
 
 
 # ---------------------------------------------------------------- models (same code for both libraries)
@@ -89,9 +92,12 @@ def build(lib, name, seed=0):
     elif lib is torch:
         torch.manual_seed(seed)
         model = make(torch)
+    if DEVICE != "cpu":
+        batch = CUDA_BATCH
+        model.to(DEVICE)
     rng = np.random.default_rng(seed)
-    x = lib.tensor(rng.standard_normal((batch, *shape)).astype(np.float32))
-    y = lib.tensor(rng.integers(0, 10, batch))
+    x = lib.tensor(rng.standard_normal((batch, *shape)).astype(np.float32)).to(DEVICE)
+    y = lib.tensor(rng.integers(0, 10, batch)).to(DEVICE)
     optimizer = opt(lib, model.parameters())
     loss_fn = lib.nn.CrossEntropyLoss()
 
@@ -120,7 +126,8 @@ def run_models(names, pairs, block, results):
                 ours[0].eval(), theirs and theirs[0].eval()
             fa = ours[1] if mode == "train" else ours[2]
             fb = (theirs[1] if mode == "train" else theirs[2]) if theirs else None
-            r = compare(fa, fb, pairs=pairs, block=block)
+            sync = (rt.cuda.synchronize, torch and torch.cuda.synchronize) if DEVICE != "cpu" else (None, None)
+            r = compare(fa, fb, pairs=pairs, block=block, sync=sync)
             batch = ours[3]
             row = {"workload": name, "mode": mode, "reticulum_samples_s": batch / r["ours"]}
             if fb:
@@ -257,19 +264,34 @@ def run_startup(repeats, results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="*", default=[*WORKLOADS, "tiny-ops", "gemm", "conv", "optim-step", "startup"])
+    ap.add_argument("workloads", nargs="*", help="default: all; with --device cuda, the models")
     ap.add_argument("--pairs", type=int, default=12)
     ap.add_argument("--block", type=float, default=0.4)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--cpu-capability", choices=["default", "avx2", "avx512"],
                     help="cap the kernel level of both libraries (RETICULUM_CPU_CAPABILITY; PyTorch: ATEN_CPU_CAPABILITY, "
                          "MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA), e.g. to measure the AVX2 path on an AVX-512 host")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the model workloads run, for both libraries (cuda: batch 256; needs reticulum's CUDA build "
+                         "and a PyTorch with CUDA)")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda":
+        if not rt.cuda.is_available():
+            ap.error("--device cuda: " + ("no CUDA device was found" if rt.cuda.is_built() else rt.cuda.NOT_BUILT))
+        if torch is not None and not torch.cuda.is_available():
+            ap.error("--device cuda: this PyTorch has no CUDA device; install a CUDA build of torch to compare")
+        others = [w for w in args.workloads if w not in WORKLOADS]
+        if others:
+            ap.error(f"--device cuda times the model workloads ({', '.join(WORKLOADS)}) only, not {', '.join(others)}")
     print(f"CPU kernels: reticulum {rt.backends.cpu.get_cpu_capability()} (host best {rt.backends.cpu.build_info()['host']})"
           + (f", pytorch {torch.backends.cpu.get_cpu_capability()}" if torch else ""), flush=True)
     print(f"machine busy before timing: {machine_load():.0%}; threads: reticulum {rt.get_num_threads()}"
           + (f", pytorch {torch.get_num_threads()}" if torch else ""), flush=True)
     results = []
+    if not args.workloads:
+        args.workloads = list(WORKLOADS) if DEVICE == "cuda" else [*WORKLOADS, "tiny-ops", "gemm", "conv", "optim-step", "startup"]
     models = [w for w in args.workloads if w in WORKLOADS]
     run_models(models, args.pairs, args.block, results)
     if "tiny-ops" in args.workloads:

@@ -5,31 +5,38 @@ import statistics
 import time
 
 
-def time_block(fn, seconds):
-    """Runs fn repeatedly for about `seconds`; returns seconds per call."""
+def time_block(fn, seconds, sync=None):
+    """Runs fn repeatedly for about `seconds`; returns seconds per call. sync (for a GPU): waits for the
+    queued work, called before the clock starts and before it stops, so a block times the work its
+    own calls queued and nothing else."""
+    if sync:
+        sync()
     n, start = 0, time.perf_counter()
     while True:
         fn()
         n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / n
+        if time.perf_counter() - start >= seconds:
+            if sync:
+                sync()
+            return (time.perf_counter() - start) / n
 
 
-def compare(ours, theirs, pairs=12, block=0.4, warmup=0.5):
-    """Returns dict(ours=median s/call, theirs=..., ratio=median ours/theirs time, q1, q3)."""
-    time_block(ours, warmup)
+def compare(ours, theirs, pairs=12, block=0.4, warmup=0.5, sync=(None, None)):
+    """Returns dict(ours=median s/call, theirs=..., ratio=median ours/theirs time, q1, q3).
+    sync: the (ours, theirs) device waits for time_block, or None each for the CPU."""
+    sync_ours, sync_theirs = sync
+    time_block(ours, warmup, sync_ours)
     if theirs is not None:
-        time_block(theirs, warmup)
+        time_block(theirs, warmup, sync_theirs)
     a, b, ratios = [], [], []
     for i in range(pairs):
         if theirs is None:
-            a.append(time_block(ours, block))
+            a.append(time_block(ours, block, sync_ours))
             continue
         if i % 2 == 0:
-            ta, tb = time_block(ours, block), time_block(theirs, block)
+            ta, tb = time_block(ours, block, sync_ours), time_block(theirs, block, sync_theirs)
         else:
-            tb, ta = time_block(theirs, block), time_block(ours, block)
+            tb, ta = time_block(theirs, block, sync_theirs), time_block(ours, block, sync_ours)
         a.append(ta)
         b.append(tb)
         ratios.append(ta / tb)

@@ -68,8 +68,10 @@ SAMPLES = {
     "Tensor.narrow": lambda: (rt.rand(2, 3), 1, 0, 2),
     "Tensor._slice": lambda: (rt.rand(2, 3), 1, 0, 2, 1),
     "Tensor._to_dtype": lambda: (rt.rand(2, 3), rt.float64),
+    "Tensor._to_device": lambda: (rt.rand(2, 3), rt.device("cpu")),
     "Tensor._index_copy_": lambda: (rt.zeros(3, 2), 0, rt.tensor([0, 2]), rt.rand(2, 2)),
     "Tensor.item": lambda: (rt.rand(()),),
+    "Tensor.cuda": lambda: (rt.rand(2),),  # raises in a build without CUDA, so no sample call is found
     "Tensor.backward": lambda: ((rt.rand(2, requires_grad=True) * 2).sum(), rt.tensor(1.0)),
     "F.max_pool1d": lambda: (rt.rand(1, 2, 6), 2),
     "F.avg_pool1d": lambda: (rt.rand(1, 2, 6), 2),
@@ -112,7 +114,8 @@ NO_TENSOR_ARGS = {
     "rt.set_default_device", "rt.get_default_device",
     "_C.cached_bytes", "_C.from_numpy", "_C._from_numpy_copy", "_C._is_anomaly_enabled", "_C._set_anomaly_enabled",
     "_C._cpu_build_info", "_C._get_cpu_capability", "_C._init_cpu_capability", "_C._resolve_cpu_capability",
-    "_C._set_cpu_capability", "_C._set_poison_allocations", "_C._broadcast_shapes",
+    "_C._set_cpu_capability", "_C._set_poison_allocations", "_C._broadcast_shapes", "_C._enable_test_device",
+    "_C._register_test_device_without", "_C._checked_device", "_C._is_device_available",
 }
 
 # Tensor operators, called through the operator module (x.__add__(None) returns NotImplemented

@@ -50,3 +50,17 @@ def poisoned_allocations():
         yield
     finally:
         _C._set_poison_allocations(False)
+
+
+# The devices op, NN, optimizer and training tests run on, each compared with the CPU: the CPU
+# itself, the test-only device (a second backend on host memory that poisons its memory, refuses
+# host reads and mixed devices: see cpp/src/testdev), and CUDA where this build and machine have it.
+_C._enable_test_device()
+DEVICES = ["cpu", "testdev", "cuda"]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    if request.param == "cuda" and not rt.cuda.is_available():
+        pytest.skip("CUDA is not available (a CPU build, or no GPU on this machine)")
+    return request.param

@@ -56,7 +56,7 @@ Tensor scalar_like(const py::handle& s, const Tensor& like, const char* op) {
   } else {
     fail<TypeError>(op, ": unsupported operand type ", std::string(py::str(py::type::of(s).attr("__name__"))), " with a Tensor");
   }
-  return scalar_tensor(v, dt);
+  return scalar_tensor(v, dt, like->device);
 }
 
 Tensor as_tensor_arg(const py::handle& v, const Tensor& like, const char* op) {

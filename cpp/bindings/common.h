@@ -48,5 +48,8 @@ void bind_functions(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_cpu(py::module_& m);
+#ifdef RETICULUM_WITH_CUDA
+void bind_cuda(py::module_& m);
+#endif
 
 }  // namespace rt::bind

@@ -75,7 +75,7 @@ static Tensor tensor_from_numpy_copy(const py::array& a) {
   DType dt = checked_numpy_dtype(a);
   // Memory the kernels may not read directly is first copied by NumPy (owned, aligned, dense).
   Tensor shared = wrap_numpy(why_not_shareable(a) ? py::array(a.attr("copy")()) : a, dt);
-  Tensor out = empty(shared->shape, shared->dtype);
+  Tensor out = empty(shared->shape, shared->dtype, Device{});
   backend(out).copy(shared, out);
   return out;
 }
@@ -211,15 +211,23 @@ void bind_functions(py::module_& m) {
         "An array that is not writable (np.frombuffer, a read-only memmap, np.broadcast_to), not aligned to its element size, or\n"
         "whose elements share memory is copied instead, with a UserWarning: tensors are written in place and read with vector loads.");
   m.def("_from_numpy_copy", &tensor_from_numpy_copy);
-  m.def("full", [](py::object shape, double v, DType d) { return full(shape_from_object(shape, "full"), v, d); });
-  m.def("empty", [](py::object shape, DType d) { return empty(shape_from_object(shape, "empty"), d); });
-  m.def("arange", &arange);
-  m.def("linspace", &linspace);
-  m.def("eye", &eye);
-  m.def("rand", [](py::object shape, DType d) { return rand(shape_from_object(shape, "rand"), d); });
-  m.def("randn", [](py::object shape, DType d) { return randn(shape_from_object(shape, "randn"), d); });
-  m.def("randint", [](int64_t lo, int64_t hi, py::object shape, DType d) { return randint(lo, hi, shape_from_object(shape, "randint"), d); });
-  m.def("bernoulli_mask", [](py::object shape, double p, DType d) { return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d); });
+  // Creation ops make their tensor on `device` (the CPU unless given).
+  const auto cpu = py::arg("device") = Device{};
+  m.def("full", [](py::object shape, double v, DType d, Device dev) { return full(shape_from_object(shape, "full"), v, d, dev); },
+        py::arg("size"), py::arg("fill_value"), py::arg("dtype"), cpu);
+  m.def("empty", [](py::object shape, DType d, Device dev) { return empty(shape_from_object(shape, "empty"), d, dev); }, py::arg("size"),
+        py::arg("dtype"), cpu);
+  m.def("arange", &arange, py::arg("start"), py::arg("end"), py::arg("step"), py::arg("dtype"), cpu);
+  m.def("linspace", &linspace, py::arg("start"), py::arg("end"), py::arg("steps"), py::arg("dtype"), cpu);
+  m.def("eye", &eye, py::arg("n"), py::arg("m"), py::arg("dtype"), cpu);
+  m.def("rand", [](py::object shape, DType d, Device dev) { return rand(shape_from_object(shape, "rand"), d, dev); }, py::arg("size"),
+        py::arg("dtype"), cpu);
+  m.def("randn", [](py::object shape, DType d, Device dev) { return randn(shape_from_object(shape, "randn"), d, dev); }, py::arg("size"),
+        py::arg("dtype"), cpu);
+  m.def("randint", [](int64_t lo, int64_t hi, py::object shape, DType d, Device dev) { return randint(lo, hi, shape_from_object(shape, "randint"), d, dev); },
+        py::arg("low"), py::arg("high"), py::arg("size"), py::arg("dtype"), cpu);
+  m.def("bernoulli_mask", [](py::object shape, double p, DType d, Device dev) { return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d, dev); },
+        py::arg("size"), py::arg("p"), py::arg("dtype"), cpu);
   m.def("manual_seed", &manual_seed);
   m.def("empty_cache", &empty_cache, "Frees the memory blocks cached for reuse by freed tensors");
   m.def("cached_bytes", &cached_bytes, "Bytes held in the allocator's cache of freed blocks");
@@ -228,6 +236,21 @@ void bind_functions(py::module_& m) {
     place_openmp_workers();
   });
   m.def("get_num_threads", &get_num_threads);
+  m.def("_enable_test_device", &enable_test_device, "Registers the test-only device 'testdev' (see src/testdev)");
+  m.def("_register_test_device_without", &register_test_device_without);
+  m.def("_checked_device", [](Device d, const std::string& op) {
+    if (!backend_registered(d.type)) {
+      try {
+        backend(d);  // its message says why the device is missing
+      } catch (const RuntimeError& e) {
+        fail<RuntimeError>(op, "(): ", e.what());
+      }
+    }
+    return d;
+  }, "The device, or a RuntimeError naming the op when this build or process lacks it");
+  m.def("_is_device_available", [](const std::string& type) { return backend_registered(parse_device(type).type); });
+  const char* test_device = std::getenv("RETICULUM_TEST_DEVICE");
+  if (test_device && *test_device && std::string(test_device) != "0") enable_test_device();
   m.def("is_grad_enabled", &grad_enabled);
   m.def("set_grad_enabled", &set_grad_enabled);
 
@@ -292,16 +315,17 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
 
   py::class_<Device>(m, "device")
-      .def(py::init([](const std::string& s) {
-        if (s == "cpu") return Device{};
-        if (s.rfind("cuda", 0) == 0) fail<RuntimeError>("device: '", s, "' is not available: reticulum was built without CUDA");
-        fail<ValueError>("device: expected 'cpu' or 'cuda', got '", s, "'");
-      }))
-      .def_property_readonly("type", [](const Device& d) { return d.type == DeviceType::CPU ? "cpu" : "cuda"; })
+      .def(py::init(&parse_device))
+      .def_property_readonly("type", [](const Device& d) { return device_type_name(d.type); })
+      .def_property_readonly("index", [](const Device& d) { return d.index; })
       .def("__eq__", [](const Device& a, const Device& b) { return a == b; })
       .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000 + d.index; })
       .def("__str__", [](const Device& d) { return device_str(d); })
-      .def("__repr__", [](const Device& d) { return "device(type='" + std::string(d.type == DeviceType::CPU ? "cpu" : "cuda") + "')"; });
+      .def("__repr__", [](const Device& d) {
+        std::string r = "device(type='" + std::string(device_type_name(d.type)) + "'";
+        if (d.type == DeviceType::CUDA) r += ", index=" + std::to_string(d.index);
+        return r + ")";
+      });
 
   py::class_<TensorImpl, std::shared_ptr<TensorImpl>> cls(m, "Tensor");
   rt::bind::bind_tensor(m, cls);
@@ -309,4 +333,7 @@ PYBIND11_MODULE(_C, m) {
   rt::bind::bind_nn(m);
   rt::bind::bind_optim(m);
   rt::bind::bind_cpu(m);
+#ifdef RETICULUM_WITH_CUDA
+  rt::bind::bind_cuda(m);
+#endif
 }

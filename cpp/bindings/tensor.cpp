@@ -41,9 +41,10 @@ static std::pair<Tensor, Tensor> maybe_nogil_pair(const Tensor& t, F&& f) {
 static py::object item(const Tensor& t) {
   if (t->numel() != 1)
     fail<RuntimeError>("item: a Tensor with ", t->numel(), " elements cannot be converted to a Python scalar (shape ", shape_str(t->shape), ")");
+  Tensor host = to_device(contiguous(detach(t)), Device{});  // a device tensor's element is read through a transfer
   return dispatch_all(t->dtype, [&](auto tag) -> py::object {
     using T = decltype(tag);
-    T v = *t->data<T>();
+    T v = *host->data<T>();
     if constexpr (std::is_same_v<T, bool>) return py::bool_(v);
     else if constexpr (std::is_same_v<T, int64_t>) return py::int_(v);
     else return py::float_(static_cast<double>(v));
@@ -63,6 +64,9 @@ static const char* numpy_format(DType d) {
 static py::array to_numpy(const Tensor& t) {
   if (t->requires_grad && grad_enabled())
     fail<RuntimeError>("numpy: can't call numpy() on a Tensor that requires grad; use tensor.detach().numpy() instead");
+  // The array shares the tensor's memory, which only a CPU tensor has on the host (PyTorch refuses too).
+  if (t->device.type != DeviceType::CPU)
+    fail<TypeError>("numpy: can't convert a ", device_str(t->device), " tensor to a NumPy array; use Tensor.cpu() to copy it to host memory first");
   std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides;
   for (auto s : t->strides) strides.push_back(s * static_cast<py::ssize_t>(itemsize(t->dtype)));
   auto* keep = new std::shared_ptr<Storage>(t->storage);
@@ -104,7 +108,7 @@ static void set_data(const Tensor& t, const py::object& src_obj) {
   Tensor src = src_obj.cast<Tensor>();
   if (t->requires_grad && !is_floating(src->dtype))
     fail<RuntimeError>("data: data set to a tensor that requires gradients must be floating point, got ", dtype_name(src->dtype));
-  if (src->shape == t->shape && src->dtype == t->dtype) {
+  if (src->shape == t->shape && src->dtype == t->dtype && src->device == t->device) {
     GradModeGuard g(false);
     copy_(t, src);
     return;
@@ -123,7 +127,7 @@ static Tensor backward_gradient(const Tensor& t, const py::object& g) {
 }
 
 // bool ** True is itself and bool ** False all True, staying bool as in PyTorch.
-static Tensor bool_power(const Tensor& a, bool e) { return e ? clone(a) : full(a->shape, 1.0, DType::Bool); }
+static Tensor bool_power(const Tensor& a, bool e) { return e ? clone(a) : full(a->shape, 1.0, DType::Bool, a->device); }
 
 void bind_tensor(py::module_& m, Cls& c) {
   (void)m;
@@ -183,6 +187,7 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("clone", [](const Tensor& t) { return maybe_nogil(t, [&] { return clone(t); }); })
       .def("contiguous", [](const Tensor& t) { return maybe_nogil(t, [&] { return contiguous(t); }); })
       .def("_to_dtype", [](const Tensor& t, DType d) { return to_dtype(t, d); })
+      .def("_to_device", [](const Tensor& t, Device d) { return maybe_nogil(t, [&] { return to_device(t, d); }); })
       .def("float", [](const Tensor& t) { return to_dtype(t, DType::Float32); })
       .def("double", [](const Tensor& t) { return to_dtype(t, DType::Float64); })
       .def("long", [](const Tensor& t) { return to_dtype(t, DType::Int64); })

@@ -118,7 +118,7 @@ static Tensor validated(const Node& n, size_t i, Tensor g, const Edge& e) {
 static void check_finite(const Node& n, size_t i, const Tensor& g) {
   if (!is_floating(g->dtype) || g->numel() == 0) return;
   Tensor probe = to_dtype(sum(mul_scalar(g, 0.0), {}, false), DType::Float64);  // 0 * x is NaN exactly where x is not finite
-  if (std::isfinite(*probe->data<double>())) return;
+  if (std::isfinite(item_double(probe))) return;
   fail<RuntimeError>("backward: function '", n.name, "' returned non-finite values (NaN or inf) in its ", i,
                      "th output. The forward call that created it:\n",
                      n.forward_trace ? *n.forward_trace : std::string("(not recorded: it ran before anomaly mode was on)\n"));
@@ -151,7 +151,7 @@ static Tensor root_gradient(const Tensor& root, Tensor grad, const char* op) {
   if (!grad) {
     if (root->numel() != 1)
       fail<RuntimeError>(op, ": grad can be implicitly created only for scalar outputs (got shape ", shape_str(root->shape), ")");
-    return ones(root->shape, root->dtype);
+    return ones(root->shape, root->dtype, root->device);
   }
   if (grad->shape != root->shape)
     fail<RuntimeError>(op, ": gradient has shape ", shape_str(grad->shape), " but the tensor has shape ", shape_str(root->shape));

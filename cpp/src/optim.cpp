@@ -43,10 +43,11 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
       if (st && st->shape != p->shape)
         fail<RuntimeError>("optimizer: parameter ", i, " changed shape to ", shape_str(p->shape), " but its state has shape ", shape_str(st->shape));
       if (st && st->dtype != p->dtype) st = contiguous(to_dtype(st, p->dtype));  // e.g. model.double() mid-training
+      if (st && st->device != p->device) st = to_device(st, p->device);         // or model.to(device)
       if (!slot_used(kind, h, s) || st) continue;
       fresh = true;
       double init = (kind == OptimKind::Adagrad) ? initial_accumulator : 0.0;
-      state_[i][s] = full(p->shape, init, p->dtype);
+      state_[i][s] = full(p->shape, init, p->dtype, p->device);
     }
     ++steps_[i];
     const Tensor& s0 = slot_used(kind, h, 0) ? state_[i][0] : Tensor{};
@@ -73,7 +74,7 @@ void ParamGroupState::set_state(size_t i, int slot, const Tensor& t) {
   const Tensor& p = params_.at(i);
   if (t && t->shape != p->shape)
     fail<ValueError>("optimizer load_state_dict: state of shape ", shape_str(t->shape), " does not match parameter ", i, " of shape ", shape_str(p->shape));
-  state_.at(i).at(slot) = t ? contiguous(to_dtype(clone(detach(t)), p->dtype)) : Tensor{};
+  state_.at(i).at(slot) = t ? contiguous(to_dtype(to_device(clone(detach(t)), p->device), p->dtype)) : Tensor{};  // PyTorch moves state to the parameter
 }
 
 // Runs an in-place update of p's gradient with kernels that need one dense buffer. A gradient
@@ -101,10 +102,10 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     Tensor a = to_dtype(abs(p->grad), DType::Float64);
     if (a->numel() == 0) continue;
     if (inf_norm) {
-      const double m = *max_all(a)->data<double>();
+      const double m = item_double(max_all(a));
       total = (m > total || m != m) ? m : total;  // NaN propagates
     }
-    else total += *sum(pow_scalar(a, norm_type), {}, false)->data<double>();
+    else total += item_double(sum(pow_scalar(a, norm_type), {}, false));
   }
   if (!inf_norm) total = std::pow(total, 1.0 / norm_type);
   if (error_if_nonfinite && !std::isfinite(total))
@@ -114,7 +115,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     for (auto& p : params)
       if (p->grad)
         update_grad(p, "clip_grad_norm_", [coef](const Tensor& g) {
-          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype), g->shape, Shape(g->ndim(), 0), 0), g);
+          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype, g->device), g->shape, Shape(g->ndim(), 0), 0), g);
         });
   return total;
 }

@@ -2,6 +2,7 @@
 // across platforms because we do our own conversion to floats).
 #include <mutex>
 #include <random>
+#include <vector>
 
 #include "reticulum/backend.h"
 
@@ -13,11 +14,21 @@ std::mt19937_64& gen() {
   return g;
 }
 std::mutex g_mutex;
+std::vector<void (*)(uint64_t)>& seed_hooks() {
+  static std::vector<void (*)(uint64_t)> hooks;
+  return hooks;
+}
 }  // namespace
 
 void manual_seed(uint64_t seed) {
   std::lock_guard<std::mutex> lock(g_mutex);
   gen().seed(seed);
+  for (auto hook : seed_hooks()) hook(seed);
+}
+
+void add_seed_hook(void (*hook)(uint64_t seed)) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  seed_hooks().push_back(hook);
 }
 
 uint64_t next_random() {

@@ -14,17 +14,18 @@ _MinMax = namedtuple("_MinMax", ["values", "indices"])
 
 # ---------------------------------------------------------------- indexing
 
-def _as_index_tensor(obj):
-    """An index given as list/ndarray/tensor, as an int64 or bool tensor."""
+def _as_index_tensor(obj, device):
+    """An index given as list/ndarray/tensor, as an int64 or bool tensor; one built here is made on `device`
+    (the indexed tensor's), as is a CPU index tensor given for a tensor on another device (PyTorch allows it)."""
     if isinstance(obj, Tensor):
-        t = obj
+        t = obj if obj.device == device or obj.device.type != "cpu" else obj._to_device(device)
     else:
         np = _np()
         arr = np.asarray(obj)
         if arr.dtype.kind not in "iub":
             raise IndexError(f"tensors used as indices must be int64 or bool, got a sequence of {arr.dtype}")
         arr = arr.astype(bool if arr.dtype.kind == "b" else "int64")
-        t = _C._from_numpy_copy(np.asarray(arr, order="C"))
+        t = _C._from_numpy_copy(np.asarray(arr, order="C"))._to_device(device)
     if t.dtype not in (_dtype.int64, _dtype.bool):
         raise IndexError(f"tensors used as indices must be int64 or bool, got {t.dtype}")
     return t
@@ -37,7 +38,7 @@ def _parse_key(t, key):
     items = []
     for k in key:
         if isinstance(k, (Tensor, list, range)) or type(k).__name__ == "ndarray":
-            k = _as_index_tensor(k)
+            k = _as_index_tensor(k, t.device)
         items.append(k)
     consumed = builtins.sum(1 if not (k is None or k is Ellipsis) and not (isinstance(k, Tensor) and k.dtype == _dtype.bool)
                             else (k.ndim if isinstance(k, Tensor) else 0) for k in items)
@@ -82,8 +83,8 @@ def _parse_key(t, key):
                     raise IndexError(f"the shape of the mask {tuple(k.shape)} does not match the shape of the indexed "
                                      f"tensor {tuple(out.shape)} at dimension {dim}")
                 np = _np()
-                for j, nz in enumerate(np.nonzero(k.detach().numpy())):
-                    adv.append((dim + j, _C._from_numpy_copy(np.asarray(nz, dtype="int64", order="C"))))
+                for j, nz in enumerate(np.nonzero(k.detach().cpu().numpy())):
+                    adv.append((dim + j, _C._from_numpy_copy(np.asarray(nz, dtype="int64", order="C"))._to_device(t.device)))
                 dim += k.ndim
             else:
                 adv.append((dim, k))
@@ -206,8 +207,8 @@ def _scalar(value, like):
     np = _np()
     if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray):
         from ._creation import tensor
-        return tensor(value, dtype=like.dtype)
-    return _C.full((), float(value), like.dtype)
+        return tensor(value, dtype=like.dtype, device=like.device)
+    return _C.full((), float(value), like.dtype, like.device)
 
 
 # ---------------------------------------------------------------- printing & conversion
@@ -229,7 +230,7 @@ def _float_formatter(a):
 
 def _repr(self):
     np = _np()
-    a = self.detach().numpy()
+    a = self.detach().cpu().numpy()
     if self.ndim == 0:
         body = _float_formatter(a.reshape(1))(a.item()).strip() if self.dtype.is_floating_point else str(a.item())
     else:
@@ -241,6 +242,8 @@ def _repr(self):
             opts["formatter"] = {"bool": lambda b: ("True" if b else "False").rjust(width)}
         body = np.array2string(a, **opts)
     extras = []
+    if self.device.type != "cpu":
+        extras.append(f"device='{self.device}'")
     if self.dtype not in (_dtype.float32, _dtype.int64, _dtype.bool):
         extras.append(f"dtype={self.dtype!r}")
     if self.numel() == 0 and self.ndim != 1:
@@ -253,7 +256,7 @@ def _repr(self):
 
 
 def _tolist(self):
-    return self.detach().numpy().tolist()
+    return self.detach().cpu().numpy().tolist()
 
 
 def _len(self):
@@ -286,20 +289,19 @@ def _array(self, dtype=None, copy=None):
 
 
 def _to(self, *args, **kwargs):
-    """to(dtype), to(device), to(other_tensor), to(device, dtype)."""
-    target = None
+    """to(dtype), to(device), to(other_tensor), to(device, dtype): self when nothing changes, as PyTorch."""
+    target, device = None, None
     for a in list(args) + [kwargs.get("dtype"), kwargs.get("device")]:
         if a is None:
             continue
         if isinstance(a, _dtype):
             target = a
         elif isinstance(a, Tensor):
-            target = a.dtype
+            target, device = a.dtype, a.device
         else:
-            d = a if isinstance(a, _C.device) else _C.device(str(a))
-            if d.type != "cpu":
-                raise RuntimeError(f"to(): device {d} is not available in this build")
-    return self if target is None or target == self.dtype else self._to_dtype(target)
+            device = _C._checked_device(a if isinstance(a, _C.device) else _C.device(str(a)), "to")
+    out = self if device is None else self._to_device(device)
+    return out if target is None or target == out.dtype else out._to_dtype(target)
 
 
 def _size(self, dim=None):
@@ -331,7 +333,7 @@ def _std(self, dim=None, unbiased=None, *, correction=None, keepdim=False):
 
 
 def _masked_fill(self, mask, value):
-    v = value if isinstance(value, Tensor) else _C.full((), float(value), self.dtype)
+    v = value if isinstance(value, Tensor) else _C.full((), float(value), self.dtype, self.device)
     return _C.where(mask, v, self)
 
 
@@ -340,7 +342,11 @@ def _type_as(self, other):
 
 
 def _cpu(self):
-    return self
+    return self._to_device(_C.device("cpu"))
+
+
+def _cuda(self, device=None):
+    return self.to("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}")
 
 
 def _leaky_relu(self, negative_slope=0.01):
@@ -352,7 +358,7 @@ for _name, _fn in {
     "tolist": _tolist, "__len__": _len, "__iter__": _iter, "__bool__": _bool, "__float__": lambda s: float(s.item()),
     "__int__": lambda s: int(s.item()), "__index__": _index, "__array__": _array, "to": _to, "size": _size,
     "max": _max, "min": _min, "std": _std, "masked_fill": _masked_fill, "type_as": _type_as,
-    "cpu": _cpu, "leaky_relu": _leaky_relu,
+    "cpu": _cpu, "cuda": _cuda, "leaky_relu": _leaky_relu,
     "__array_priority__": 1000,
 }.items():
     setattr(Tensor, _name, _fn)

@@ -107,9 +107,9 @@ def _safe_root(s, p):
     """s ** (1/p) with gradient 0 where s == 0 (torch's norm subgradient at the zero vector), not inf * 0 = NaN:
     the root is taken of 1 there, and the result replaced by 0."""
     zero = s == 0
-    safe = _C.where(zero, _C.full((), 1.0, s.dtype), s)
+    safe = _C.where(zero, _C.full((), 1.0, s.dtype, s.device), s)
     root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
-    return _C.where(zero, _C.full((), 0.0, s.dtype), root)
+    return _C.where(zero, _C.full((), 0.0, s.dtype, s.device), root)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa: A002
@@ -137,7 +137,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa
         return _extreme_norm(a, dims, keepdim, largest=False)
     if p == 0:  # the count of nonzeros; linked to x through where() so that, as in torch, its gradient is 0
         count = _reduce((a != 0)._to_dtype(x.dtype), "sum", dims, keepdim)
-        return _C.where(_C.full((), 1.0, _dtype.bool), count, _reduce(a, "sum", dims, keepdim))
+        return _C.where(_C.full((), 1.0, _dtype.bool, a.device), count, _reduce(a, "sum", dims, keepdim))
     if p < 0:
         raise ValueError(f"norm(): p must be positive (or inf/-inf/0), got {p}")
     if p == 1:
@@ -230,7 +230,7 @@ def flip(input, dims):  # noqa: A002
     out = input
     for d in dims:
         n = out.shape[d]
-        out = out.index_select(d, _C.arange(n - 1, -1, -1, _dtype.int64)) if n > 1 else out.clone()
+        out = out.index_select(d, _C.arange(n - 1, -1, -1, _dtype.int64, out.device)) if n > 1 else out.clone()
     return out if dims else input.clone()
 
 
@@ -302,11 +302,11 @@ def _prod_last(x):
     while x.shape[-1] > 1:
         n = x.shape[-1]
         if n % 2:
-            x = _C.cat([x, _C.full((*x.shape[:-1], 1), 1.0, x.dtype)], x.ndim - 1)
+            x = _C.cat([x, _C.full((*x.shape[:-1], 1), 1.0, x.dtype, x.device)], x.ndim - 1)
             n += 1
         x = x.narrow(-1, 0, n // 2) * x.narrow(-1, n // 2, n // 2)
     if x.shape[-1] == 0:
-        return _C.full(tuple(x.shape[:-1]), 1.0, x.dtype)
+        return _C.full(tuple(x.shape[:-1]), 1.0, x.dtype, x.device)
     return x.select(-1, 0)
 
 
@@ -338,7 +338,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, requires
         shape = _broadcast(shape, tuple(t.shape))
     dt = tensors[0].dtype if len(tensors) == 1 else _C.full((), 0.0, tensors[0].dtype).add(
         _C.full((), 0.0, tensors[1].dtype)).dtype
-    return randn(*shape, dtype=dt) * std + mean
+    return randn(*shape, dtype=dt, device=tensors[0].device) * std + mean
 
 
 def _broadcast(a, b):

@@ -147,6 +147,12 @@ def cmd_train(args):
         raise CLIError(f"--lr must be a positive finite number, got {args.lr}")
     if args.resume and args.force:
         raise CLIError("--resume and --force contradict each other: continue the run, or start it over")
+    try:
+        device = rt.device(args.device)
+    except (ValueError, RuntimeError) as e:  # not a device name / a device this build does not have
+        raise CLIError(f"--device {args.device}: {e}") from None
+    if device.type == "cuda" and not rt.cuda.is_available():
+        raise CLIError(f"--device {args.device}: " + ("no CUDA device was found" if rt.cuda.is_built() else rt.cuda.NOT_BUILT))
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     say = (lambda *a: None) if args.quiet else print
     data_root = _data_root(args.dataset, args.data_root)
@@ -181,7 +187,7 @@ def cmd_train(args):
     say(f"Training {args.model} ({n_params:,} parameters) on {args.dataset}: {len(train_loader.dataset)} train / "
         f"{len(val_loader.dataset) if val_loader else 0} validation / {len(test_set)} test images, "
         f"{args.epochs} epochs, {args.optimizer} lr {lr:g}, batch size {args.batch_size}, "
-        f"{rt.get_num_threads()} thread(s)")
+        f"{rt.get_num_threads()} thread(s)" + ("" if device.type == "cpu" else f", on {device}"))
     # Checks every batch's gradients before the optimizer step (1-3% of a step), so a diverging run stops
     # with the layer named instead of training on NaN.
     monitor = GradientMonitor(every=50)
@@ -189,7 +195,7 @@ def cmd_train(args):
         warnings.filterwarnings("ignore", message="GradientMonitor stopped training")  # reported below, as an error
         history = fit(model, loss_fn, optimizer, train_loader, args.epochs, val_loader=val_loader, scheduler=scheduler,
                       callbacks=[monitor, ModelCheckpoint(ckpt_path, extra=config)], verbose=not args.quiet,
-                      seed=args.seed, resume_from=resume_from)
+                      seed=args.seed, resume_from=resume_from, device=device)
     if monitor.stop_training:
         raise TrainingDiverged(f"{monitor.stop_reason}. The parameters before that step are in {ckpt_path}; "
                                f"try a smaller --lr (this run used {lr:g})")
@@ -197,7 +203,7 @@ def cmd_train(args):
 
     from .utils.data import DataLoader
     test_loader = DataLoader(test_set.as_tensor_dataset(), batch_size=512, transform=normalize)
-    result = evaluate(model, test_loader, ("accuracy",), loss_fn)
+    result = evaluate(model, test_loader, ("accuracy",), loss_fn, device)
     history.to_json(os.path.join(args.out, "history.json"))
     print(f"Test accuracy: {100 * result['accuracy']:.2f}% (loss {result['loss']:.4f}, {len(test_set)} images)")
     plot_path = os.path.join(args.out, "learning_curves.png")
@@ -307,6 +313,7 @@ def build_parser():
     t.add_argument("--augment", action="store_true", help="random affine augmentation (rotation, shift, scale)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: the library default)")
+    t.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N (a CUDA build; default: cpu)")
     t.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of the training set held out for validation (default: 0.1; 0 disables)")
     t.add_argument("--out", default="reticulum-run", help="output folder (default: ./reticulum-run)")

@@ -1,6 +1,7 @@
-// The per-device kernel table. Op code (src/ops) computes shapes, dtypes and autograd and calls only
-// these entries; a device implements them over the memory of the tensors it is given, each of which
-// carries its shape, strides and dtype. The CPU table is in src/cpu; another device adds its own.
+// The per-device table: memory and kernels. Op code (src/ops) computes shapes, dtypes and autograd
+// and calls only these entries; a device implements them over the memory of the tensors it is given,
+// each of which carries its shape, strides and dtype, and registers the table (see register_backend
+// below). CPU lives in src/cpu, the test-only device in src/testdev, CUDA in cuda/.
 #pragma once
 #include "reticulum/tensor.h"
 
@@ -41,6 +42,21 @@ struct OptimHyper {
 };
 
 struct Backend {
+  // ---- memory. Op code never touches a device's memory on the host: it allocates through the
+  // table (allocate_storage) and moves bytes with the two transfers (to_device, copy_to_host).
+  // nbytes of uninitialised device memory, 64-byte aligned; null when the device is out of memory.
+  // nbytes may be 0 (an empty tensor): the block is then still a distinct, non-null pointer.
+  void* (*allocate)(Device d, size_t nbytes);
+  // Gives back a block from allocate, with the nbytes it was asked for.
+  void (*release)(Device d, void* p, size_t nbytes);
+  // Contiguous byte transfers between host memory and the device's memory; each returns once the
+  // bytes have arrived (host_src may be reused, host_dst may be read).
+  void (*copy_from_host)(Device d, void* dst, const void* host_src, size_t nbytes);
+  void (*copy_to_host)(Device d, void* host_dst, const void* src, size_t nbytes);
+  // Returns once all work queued on the device has finished.
+  void (*synchronize)(Device d);
+
+  // ---- kernels. Every tensor argument is on the table's device (op code checks; see check_same_device).
   // dst[i] = src[i] with dtype conversion; both any strides, same shape.
   void (*copy)(const Tensor& src, const Tensor& dst);
   void (*fill)(const Tensor& dst, double value);
@@ -110,21 +126,47 @@ struct Backend {
   void (*cumsum)(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner);
 };
 
+// Every entry of the table, for code that treats them alike (the null check at registration, a
+// backend that wraps another): X(name) for each member of Backend, in order.
+#define RT_BACKEND_ENTRIES(X)                                                                                              \
+  X(allocate) X(release) X(copy_from_host) X(copy_to_host) X(synchronize)                                              \
+  X(copy) X(fill) X(unary) X(unary_backward) X(binary) X(compare) X(where) X(reduce) X(scatter_add_dim) X(softmax)       \
+  X(softmax_backward) X(bmm) X(index_select) X(index_add) X(conv_forward) X(conv_backward) X(max_pool2d)                \
+  X(max_pool2d_backward) X(avg_pool2d) X(avg_pool2d_backward) X(adaptive_avg_pool2d) X(adaptive_avg_pool2d_backward)   \
+  X(batch_norm) X(batch_norm_backward) X(nll_loss) X(nll_loss_backward) X(optim_update) X(affine_warp) X(uniform)      \
+  X(normal) X(randint) X(bernoulli) X(index_copy) X(sort) X(cumsum)
+
+// The device registry. A device type's table is installed once, by register_backend, which refuses
+// a table with a missing (null) entry, naming it. backend() of a device type nobody registered is
+// a RuntimeError naming the device.
+void register_backend(DeviceType type, const Backend& table);
+bool backend_registered(DeviceType type);
+
 // Every kernel is reached through backend(), which first brings the calling thread's intra-op
 // thread count up to date (see set_num_threads).
 const Backend& backend(Device d);
 inline const Backend& backend(const Tensor& t) { return backend(t->device); }
 
 const Backend& cpu_backend();
+// The test-only device (src/testdev/backend_testdev.cpp): registers it, once. Python reaches it
+// through reticulum._C._enable_test_device(), or RETICULUM_TEST_DEVICE=1 at import.
+void enable_test_device();
+// For the test of register_backend's check: registers the test device's table with `entry` nulled.
+void register_test_device_without(const std::string& entry);
 
 // Intra-op threads for the whole process, as torch.set_num_threads. OpenMP's omp_set_num_threads
 // only sets the calling thread's count, so the count is kept here and each thread adopts it when it
 // next enters backend(): a new Python thread or a DataLoader worker sees the setting too.
 void set_num_threads(int n);
 int get_num_threads();
+// Brings the calling thread's OpenMP thread count up to date with set_num_threads (backend() calls it).
+void adopt_num_threads();
 
 // Seeded generator shared by every random op.
 void manual_seed(uint64_t seed);
+// Devices with generators of their own (CUDA's Philox) are reseeded by every manual_seed, as
+// torch.manual_seed seeds every device: each hook is called with the seed.
+void add_seed_hook(void (*hook)(uint64_t seed));
 uint64_t next_random();  // 64 random bits
 void random_bits(uint64_t* out, int64_t n);  // n draws under one lock
 double next_uniform();   // [0, 1)

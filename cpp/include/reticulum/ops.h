@@ -10,21 +10,40 @@
 namespace rt {
 
 // ---- creation (factory.cpp)
-Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
-Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
-Tensor ones(const Shape& shape, DType dtype = DType::Float32);
-Tensor zeros_like(const Tensor& t);
+// The device is never implied: op code passes an input's, so nothing silently lands on the CPU.
+Tensor full(const Shape& shape, double value, DType dtype, Device device);
+Tensor zeros(const Shape& shape, DType dtype, Device device);
+Tensor ones(const Shape& shape, DType dtype, Device device);
+Tensor zeros_like(const Tensor& t);  // t's shape, dtype and device
 Tensor ones_like(const Tensor& t);
-Tensor scalar_tensor(double value, DType dtype);
+// A 0-d tensor on the device of the tensor it is combined with (so `x + 2` works on any device).
+Tensor scalar_tensor(double value, DType dtype, Device device);
 // Refuses values an int64 tensor cannot hold (NaN, inf, beyond +-2^63), naming the op.
 void check_fill_value(double value, DType dtype, const char* op);
-Tensor arange(double start, double end, double step, DType dtype);
-Tensor linspace(double start, double end, int64_t steps, DType dtype);
-Tensor eye(int64_t n, int64_t m, DType dtype);
-Tensor rand(const Shape& shape, DType dtype);
-Tensor randn(const Shape& shape, DType dtype);
-Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype);
-Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype);
+Tensor arange(double start, double end, double step, DType dtype, Device device);
+Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device);
+Tensor eye(int64_t n, int64_t m, DType dtype, Device device);
+Tensor rand(const Shape& shape, DType dtype, Device device);
+Tensor randn(const Shape& shape, DType dtype, Device device);
+Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Device device);
+Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype, Device device);
+
+// ---- devices (transfer.cpp)
+// x on device d: x itself when it is there already, else a copy through the tables' host
+// transfers; differentiable (the gradient goes back to x's device), as PyTorch's Tensor.to.
+Tensor to_device(const Tensor& x, Device d);
+// Refuses operands on different devices (RuntimeError naming the op and both devices); null
+// tensors are skipped. Every op that combines tensors calls it before it touches a kernel.
+void check_same_device(const char* op, const Tensor& a, const Tensor& b);
+template <class... More>
+void check_same_device(const char* op, const Tensor& a, const Tensor& b, const More&... more) {
+  check_same_device(op, a, b);
+  (check_same_device(op, a, more), ...);
+}
+// The value of a one-element tensor, read on the host through the device's copy_to_host: the one
+// way op code looks at tensor values (bounds checks, loss denominators, norms).
+double item_double(const Tensor& x);
+int64_t item_int64(const Tensor& x);
 
 // ---- elementwise (elementwise.cpp)
 Tensor add(const Tensor& a, const Tensor& b);

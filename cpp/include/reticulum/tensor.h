@@ -12,7 +12,10 @@ namespace rt {
 
 using Shape = std::vector<int64_t>;
 
-enum class DeviceType : int8_t { CPU = 0, CUDA = 1 };
+// TestDev is a test-only device on host memory that refuses host reads (see src/testdev); like
+// PyTorch's privateuse1 slot, it proves that op code reaches device memory only through the table.
+enum class DeviceType : int8_t { CPU = 0, CUDA = 1, TestDev = 2 };
+constexpr int kDeviceTypes = 3;
 struct Device {
   DeviceType type = DeviceType::CPU;
   int index = 0;
@@ -20,26 +23,38 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 std::string device_str(const Device& d);
+const char* device_type_name(DeviceType t);
+// "cpu", "cuda", "cuda:1", "testdev": a ValueError naming the string for anything else. Parsing does
+// not need the device to be built; using it does (backend() says so).
+Device parse_device(const std::string& s);
 
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
-  std::function<void(void*)> deleter;  // frees data; for wrapped NumPy memory it drops the array
-  int64_t version = 0;                  // bumped by every in-place write, checked by backward
+  // Who frees data: the device table's release entry for memory from allocate_storage (a plain
+  // function pointer, so the hot allocation path makes no std::function); otherwise the deleter,
+  // which for wrapped NumPy memory drops the array.
+  void (*release)(Device, void*, size_t) = nullptr;
+  std::function<void(void*)> deleter;
+  int64_t version = 0;  // bumped by every in-place write, checked by backward
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  ~Storage() { if (deleter) deleter(data); }
+  ~Storage() {
+    if (release) release(device, data, nbytes);
+    else if (deleter) deleter(data);
+  }
 };
 
-// Allocates nbytes (64-byte aligned) on the device.
+// Allocates nbytes (64-byte aligned) on the device, through its table.
 std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
-// Returns cached free blocks to the system / reports their total size (RETICULUM_NO_CACHE=1 disables the cache).
+// The CPU allocator's cache of freed blocks (src/cpu/allocator.cpp): returns them to the system /
+// reports their total size (RETICULUM_NO_CACHE=1 disables the cache).
 void empty_cache();
 size_t cached_bytes();
-// For tests: fill every new storage with NaN bytes (all ones), cached block or fresh, so that an
-// output element a kernel forgets to write (or reads before writing) shows up as NaN.
+// For tests: the CPU allocator fills every new storage with NaN bytes (all ones), cached block or
+// fresh, so that an output element a kernel forgets to write (or reads before writing) shows up as NaN.
 void set_poison_allocations(bool on);
 
 struct Node;
@@ -74,8 +89,9 @@ int64_t numel_of(const Shape& shape);
 // numel_of, refusing negative sizes and products that overflow (naming the op).
 int64_t checked_numel(const Shape& shape, const char* op);
 
-// A fresh, uninitialised, contiguous tensor.
-Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device{});
+// A fresh, uninitialised, contiguous tensor. The device has no default: op code takes it from an
+// input (PyTorch's grad.options() habit), so that every op runs on any device.
+Tensor empty(const Shape& shape, DType dtype, Device device);
 // A view of t's storage with new geometry; carries no autograd history.
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
 // Same data, no history: what backward closures save, so the graph holds no cycles.

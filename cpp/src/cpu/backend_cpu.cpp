@@ -9,6 +9,7 @@ namespace rt {
 namespace {
 std::atomic<int> g_num_threads{0};  // 0: never set, OpenMP's default stands
 thread_local int t_num_threads = 0;  // the count this thread last handed to OpenMP
+}  // namespace
 
 // Only set_num_threads changes OpenMP's count, so t_num_threads is this thread's setting; a stale
 // one is refreshed (outside parallel regions, where it would only set the nested count).
@@ -19,7 +20,6 @@ void adopt_num_threads() {
     t_num_threads = n;
   }
 }
-}  // namespace
 
 void set_num_threads(int n) {
   if (n < 1) fail<ValueError>("set_num_threads: expected a positive number of threads, got ", n);
@@ -34,6 +34,11 @@ int get_num_threads() {
 
 static Backend make_cpu_backend() {
   Backend b{};
+  b.allocate = cpu::allocate;
+  b.release = cpu::release;
+  b.copy_from_host = cpu::copy_bytes;
+  b.copy_to_host = cpu::copy_bytes;
+  b.synchronize = cpu::synchronize;
   b.copy = cpu::copy;
   b.fill = cpu::fill;
   b.unary = cpu::unary;
@@ -75,12 +80,6 @@ static Backend make_cpu_backend() {
 const Backend& cpu_backend() {
   static const Backend b = make_cpu_backend();
   return b;
-}
-
-const Backend& backend(Device d) {
-  adopt_num_threads();
-  if (d.type == DeviceType::CPU) return cpu_backend();
-  fail<RuntimeError>("device ", device_str(d), ": reticulum was built without CUDA (rebuild with -C cmake.define.RETICULUM_CUDA=ON)");
 }
 
 }  // namespace rt

@@ -3,6 +3,10 @@
 #include "reticulum/backend.h"
 
 namespace rt::cpu {
+void* allocate(Device d, size_t nbytes);
+void release(Device d, void* p, size_t nbytes);
+void copy_bytes(Device d, void* dst, const void* src, size_t nbytes);  // both directions: host memory is the CPU's
+void synchronize(Device d);
 void copy(const Tensor& src, const Tensor& dst);
 void fill(const Tensor& dst, double value);
 void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryArgs args);

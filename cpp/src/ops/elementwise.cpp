@@ -54,9 +54,9 @@ static Tensor cast_raw(const Tensor& x, DType dt) {
   return out;
 }
 
-Tensor scalar_tensor(double value, DType dtype) {
+Tensor scalar_tensor(double value, DType dtype, Device device) {
   check_fill_value(value, dtype, "scalar_tensor");
-  Tensor t = empty({}, dtype);
+  Tensor t = empty({}, dtype, device);
   backend(t).fill(t, value);
   return t;
 }
@@ -71,7 +71,7 @@ static DType scalar_result_dtype(DType t, double s) {
 // ---------------------------------------------------------------- binary
 
 static Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b, DType dt, const char* name) {
-  if (a->device != b->device) fail<RuntimeError>(name, ": tensors are on different devices (", device_str(a->device), " and ", device_str(b->device), ")");
+  check_same_device(name, a, b);
   Shape shape = broadcast_shapes(a->shape, b->shape, name);
   Tensor out = empty(shape, dt, a->device);
   backend(out).binary(op, broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
@@ -145,12 +145,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 static Tensor rounded_div(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
   DType dt = arith_dtype(a, b);
-  if (!is_floating(dt) && *sum(compare_scalar(CompareOp::Eq, b, 0.0), {}, false)->data<int64_t>() > 0)
+  if (!is_floating(dt) && item_int64(sum(compare_scalar(CompareOp::Eq, b, 0.0), {}, false)) > 0)
     fail<RuntimeError>(name, ": ZeroDivisionError: integer division by zero (divisor of shape ", shape_str(b->shape), ")");
+  check_same_device(name, a, b);
   Tensor out = binary_raw(op, a, b, dt, name);
   Shape sa = a->shape, sb = b->shape;
   return record("DivBackward2", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
-    return std::vector<Tensor>{n.needs(0) ? zeros(sa, g->dtype) : Tensor{}, n.needs(1) ? zeros(sb, g->dtype) : Tensor{}};
+    return std::vector<Tensor>{n.needs(0) ? zeros(sa, g->dtype, g->device) : Tensor{}, n.needs(1) ? zeros(sb, g->dtype, g->device) : Tensor{}};
   });
 }
 Tensor floor_divide(const Tensor& a, const Tensor& b) { return rounded_div(BinaryOp::FloorDiv, a, b, "floor_divide"); }
@@ -164,14 +165,14 @@ Tensor pow(const Tensor& a, const Tensor& b) {
     Tensor ga, gb;
     if (n.needs(0)) {  // b * a^(b-1), taken as 0 where b == 0 (a^0 is constant)
       Tensor d = mul(db, pow(da, add_scalar(db, -1.0)));
-      ga = sum_to(mul(g, where(compare_scalar(CompareOp::Eq, db, 0.0), zeros({}, d->dtype), d)), da->shape);
+      ga = sum_to(mul(g, where(compare_scalar(CompareOp::Eq, db, 0.0), zeros({}, d->dtype, d->device), d)), da->shape);
     }
     if (n.needs(1)) {
       // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0, as PyTorch does (for b < 0
       // it is inf * -inf: the limit, not a NaN).
       Tensor d = mul(dout, log(to_dtype(da, dout->dtype)));  // log of an integer base would be float32
-      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0), zeros({}, DType::Bool));
-      gb = sum_to(mul(g, where(zero_base, zeros({}, d->dtype), d)), db->shape);
+      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0), zeros({}, DType::Bool, da->device));
+      gb = sum_to(mul(g, where(zero_base, zeros({}, d->dtype, d->device), d)), db->shape);
     }
     return std::vector<Tensor>{ga, gb};
   });
@@ -184,7 +185,8 @@ static Tensor minmax(BinaryOp op, const Tensor& a, const Tensor& b, const char* 
   CompareOp pick_a = op == BinaryOp::Maximum ? CompareOp::Gt : CompareOp::Lt;
   return record(grad_name, out, {a, b}, [da, db, pick_a](const Tensor& g, const Node& n) {
     // Ties split the gradient evenly, as PyTorch does.
-    Tensor wa = where(compare(pick_a, da, db), ones({}, g->dtype), where(compare(CompareOp::Eq, da, db), full({}, 0.5, g->dtype), zeros({}, g->dtype)));
+    Tensor wa = where(compare(pick_a, da, db), ones({}, g->dtype, g->device),
+                      where(compare(CompareOp::Eq, da, db), full({}, 0.5, g->dtype, g->device), zeros({}, g->dtype, g->device)));
     Tensor ga, gb;
     if (n.needs(0)) ga = sum_to(mul(g, wa), da->shape);
     if (n.needs(1)) gb = sum_to(mul(g, rsub_scalar(wa, 1.0)), db->shape);
@@ -198,19 +200,19 @@ Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(BinaryOp::Minim
 
 Tensor add_scalar(const Tensor& a, double s) {
   DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
-  Tensor out = binary_raw(BinaryOp::Add, a, scalar_tensor(s, dt), dt, "add");
+  Tensor out = binary_raw(BinaryOp::Add, a, scalar_tensor(s, dt, a->device), dt, "add");
   return record("AddBackward1", out, {a}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{g}; });
 }
 
 Tensor mul_scalar(const Tensor& a, double s) {
   DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
-  Tensor out = binary_raw(BinaryOp::Mul, a, scalar_tensor(s, dt), dt, "mul");
+  Tensor out = binary_raw(BinaryOp::Mul, a, scalar_tensor(s, dt, a->device), dt, "mul");
   return record("MulBackward1", out, {a}, [s](const Tensor& g, const Node&) { return std::vector<Tensor>{mul_scalar(g, s)}; });
 }
 
 Tensor rsub_scalar(const Tensor& a, double s) {
   DType dt = scalar_result_dtype(a->dtype == DType::Bool ? DType::Int64 : a->dtype, s);
-  Tensor out = binary_raw(BinaryOp::Sub, scalar_tensor(s, dt), a, dt, "rsub");
+  Tensor out = binary_raw(BinaryOp::Sub, scalar_tensor(s, dt, a->device), a, dt, "rsub");
   return record("RsubBackward1", out, {a}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{neg(g)}; });
 }
 
@@ -222,7 +224,7 @@ Tensor pow_scalar(const Tensor& a, double e) {
   if (is_floating(dt)) {
     backend(x).unary(UnaryOp::PowScalar, x, out, {e, 0});
   } else {
-    backend(x).binary(BinaryOp::Pow, x, broadcast_view(scalar_tensor(e, dt), x->shape), out);
+    backend(x).binary(BinaryOp::Pow, x, broadcast_view(scalar_tensor(e, dt, x->device), x->shape), out);
   }
   Tensor dx = detach(x);
   return record("PowBackward0", out, {a}, [dx, e](const Tensor& g, const Node&) {
@@ -235,6 +237,7 @@ Tensor pow_scalar(const Tensor& a, double e) {
 // ---------------------------------------------------------------- comparisons & where
 
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
+  check_same_device("compare", a, b);
   DType dt = result_type(a, b);
   Shape shape = broadcast_shapes(a->shape, b->shape, "compare");
   Tensor out = empty(shape, DType::Bool, a->device);
@@ -245,11 +248,12 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
 Tensor compare_scalar(CompareOp op, const Tensor& a, double s) {
   DType dt = scalar_result_dtype(a->dtype, s);
   if (a->dtype == DType::Bool && (s == 0 || s == 1)) dt = DType::Bool;
-  return compare(op, cast_raw(a, dt), scalar_tensor(s, dt));
+  return compare(op, cast_raw(a, dt), scalar_tensor(s, dt, a->device));
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (cond->dtype != DType::Bool) fail<TypeError>("where: condition must be a bool tensor, got ", dtype_name(cond->dtype));
+  check_same_device("where", a, b, cond);
   DType dt = result_type(a, b);
   Shape shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape, "where"), b->shape, "where");
   Tensor out = empty(shape, dt, a->device);
@@ -257,7 +261,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor dc = detach(cond);
   Shape sa = a->shape, sb = b->shape;
   return record("WhereBackward0", out, {a, b}, [dc, sa, sb](const Tensor& g, const Node& n) {
-    Tensor z = zeros({}, g->dtype);
+    Tensor z = zeros({}, g->dtype, g->device);
     Tensor ga, gb;
     if (n.needs(0)) ga = sum_to(where(dc, g, z), sa);
     if (n.needs(1)) gb = sum_to(where(dc, z, g), sb);
@@ -338,15 +342,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
 // Step function with `values` where x == 0; its derivative is zero almost everywhere. One value
 // that adds no dims (values [1] with x 0-d broadcasts to [1]) is a scalar parameter of the kernel.
 Tensor heaviside(const Tensor& x, const Tensor& values) {
+  check_same_device("heaviside", x, values);
   if (values->numel() == 1 && values->ndim() <= x->ndim()) {
-    double v = 0;
-    Tensor vf = cast_raw(contiguous(values), DType::Float64);
-    v = *vf->data<double>();
-    return unary_op(UnaryOp::Heaviside, "HeavisideBackward0", x, {v, 0}, false, false);
+    return unary_op(UnaryOp::Heaviside, "HeavisideBackward0", x, {item_double(values), 0}, false, false);
   }
   Tensor pos = compare_scalar(CompareOp::Gt, x, 0.0), zero = compare_scalar(CompareOp::Eq, x, 0.0);
   DType dt = promote(x->dtype, values->dtype);
-  return where(pos, ones({}, dt), where(zero, detach(values), zeros({}, dt)));
+  return where(pos, ones({}, dt, x->device), where(zero, detach(values), zeros({}, dt, x->device)));
 }
 
 // ---------------------------------------------------------------- casts & copies
@@ -384,8 +386,9 @@ void copy_(const Tensor& dst, const Tensor& src) {
   check_no_internal_overlap(dst, "copy_");
   if (numel_of(broadcast_shapes(dst->shape, src->shape, "copy_")) != dst->numel())
     fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ", shape_str(dst->shape));
-  // A source that overlaps the destination is copied out first; extra leading (size-1) dims are dropped.
-  Tensor s = src->storage == dst->storage ? clone(detach(src)) : src;
+  // A source on another device is transferred first, as PyTorch's copy_ does; one that overlaps the
+  // destination is copied out first; extra leading (size-1) dims are dropped.
+  Tensor s = src->device != dst->device ? to_device(detach(src), dst->device) : src->storage == dst->storage ? clone(detach(src)) : src;
   if (s->ndim() > dst->ndim()) s = reshape(detach(s), Shape(s->shape.end() - dst->ndim(), s->shape.end()));
   backend(dst).copy(broadcast_view(s, dst->shape), dst);
   ++dst->storage->version;

@@ -13,7 +13,8 @@ Tensor affine_warp(const Tensor& x_in, const Tensor& theta_in) {
     fail<ValueError>("affine_warp: theta must have shape [", x->shape[0], ", 2, 3] for images of shape ", shape_str(x_in->shape), ", got ",
                      shape_str(theta_in->shape));
   theta = contiguous(theta);
-  Tensor out = empty(x->shape, x->dtype);
+  check_same_device("affine_warp", x, theta);
+  Tensor out = empty(x->shape, x->dtype, x->device);
   backend(x).affine_warp(x, theta, out);
   return single ? squeeze(out, 0) : out;
 }

@@ -18,6 +18,8 @@ static void outer_r_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& 
 // PyTorch's rules for a gather/scatter index: int64, the rank of `x` (and of `src`), no larger than
 // `src` in any dim nor than `x` outside `dim`, and values in [0, x.shape[dim]) (negatives are refused).
 static void check_index(const char* op, const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src) {
+  check_same_device(op, x, idx);
+  if (src) check_same_device(op, x, src);
   if (idx->dtype != DType::Int64) fail<RuntimeError>(op, ": expected dtype int64 for index, got ", dtype_name(idx->dtype));
   if (std::max<int64_t>(idx->ndim(), 1) != std::max<int64_t>(x->ndim(), 1))
     fail<RuntimeError>(op, ": index ", shape_str(idx->shape), " must have the same number of dimensions as the input ", shape_str(x->shape));
@@ -33,7 +35,7 @@ static void check_index(const char* op, const Tensor& x, int64_t dim, const Tens
   }
   if (idx->numel() == 0) return;
   const int64_t n = x->ndim() ? x->shape[dim] : 1;
-  const int64_t lo = *contiguous(min_all(idx))->data<int64_t>(), hi = *contiguous(max_all(idx))->data<int64_t>();
+  const int64_t lo = item_int64(min_all(idx)), hi = item_int64(max_all(idx));
   if (lo < 0 || hi >= n)
     fail<RuntimeError>(op, ": index ", lo < 0 ? lo : hi, " is out of bounds for dimension ", dim, " with size ", n, " (input shape ", shape_str(x->shape),
                        ")");
@@ -49,7 +51,7 @@ static Tensor flat_positions(const Shape& xs, int64_t dim, const Tensor& idx) {
     if (d == dim || idx->shape[d] == 1) continue;
     Shape at(idx->ndim(), 1);
     at[d] = idx->shape[d];
-    lin = add(lin, reshape(mul_scalar(arange(0, static_cast<double>(idx->shape[d]), 1, DType::Int64), static_cast<double>(st[d])), at));
+    lin = add(lin, reshape(mul_scalar(arange(0, static_cast<double>(idx->shape[d]), 1, DType::Int64, idx->device), static_cast<double>(st[d])), at));
   }
   return lin;
 }
@@ -95,13 +97,13 @@ static Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, cons
   Shape ss = src->shape;
   auto backward = [dim, didx, ss, accumulate, src_is_value](const Tensor& g, const Node& n) {
     Tensor gx;
-    if (n.needs(0)) gx = accumulate ? g : scatter_impl("scatter", g, dim, didx, zeros({}, g->dtype), true, false);
+    if (n.needs(0)) gx = accumulate ? g : scatter_impl("scatter", g, dim, didx, zeros({}, g->dtype, g->device), true, false);
     if (src_is_value) return std::vector<Tensor>{gx};
     Tensor gs;
     if (n.needs(1)) {
       gs = gather_unchecked(g, dim, didx);
       if (gs->shape != ss) {  // src larger than the index: zeros outside the block it was read from
-        Tensor padded = zeros(ss, g->dtype);
+        Tensor padded = zeros(ss, g->dtype, g->device);
         copy_(leading_block(padded, didx->shape), gs);
         gs = padded;
       }
@@ -115,7 +117,7 @@ static Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, cons
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src) { return scatter_impl("scatter", x, dim, idx, src, false, false); }
 Tensor scatter_value(const Tensor& x, int64_t dim, const Tensor& idx, double value) {
   check_fill_value(value, x->dtype, "scatter");
-  return scatter_impl("scatter", x, dim, idx, full({}, value, x->dtype), true, false);
+  return scatter_impl("scatter", x, dim, idx, full({}, value, x->dtype, x->device), true, false);
 }
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src) {
   return scatter_impl("scatter_add", x, dim, idx, src, false, true);
@@ -151,7 +153,7 @@ Tensor cumsum(const Tensor& x_in, int64_t dim, std::optional<DType> dtype) {
   return record("CumsumBackward0", out, {x}, [dim, r](const Tensor& g, const Node&) {
     if (g->ndim() == 0) return std::vector<Tensor>{g};
     // d(out_j)/d(x_i) = 1 for j >= i: the gradient is the reversed cumulative sum of g.
-    Tensor reverse = arange(static_cast<double>(r - 1), -1, -1, DType::Int64);
+    Tensor reverse = arange(static_cast<double>(r - 1), -1, -1, DType::Int64, g->device);
     return std::vector<Tensor>{index_select(cumsum(index_select(g, dim, reverse), dim, std::nullopt), dim, reverse)};
   });
 }

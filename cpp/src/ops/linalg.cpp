@@ -19,6 +19,7 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
   if (a_in->shape[0] != b_in->shape[0] || a_in->shape[2] != b_in->shape[1])
     fail<ValueError>("bmm: shapes ", shape_str(a_in->shape), " and ", shape_str(b_in->shape), " cannot be multiplied");
   check_same_dtype("matmul", "both operands", a_in, "", b_in);
+  check_same_device("matmul", a_in, b_in);
   DType dt = a_in->dtype;
   if (!is_floating(dt)) fail<TypeError>("matmul: expected floating point tensors, got ", dtype_name(a_in->dtype), " and ", dtype_name(b_in->dtype));
   Tensor a = detach(a_in), b = detach(b_in);

@@ -64,13 +64,14 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   if (!is_floating(dt)) fail<TypeError>(name, ": expected floating point input and weight, got ", dtype_name(x->dtype), " and ", dtype_name(w_in->dtype));
   Tensor xc = contiguous(to_dtype(detach(x), dt)), wc = contiguous(to_dtype(detach(w_in), dt));
   Tensor bc = b_in ? contiguous(to_dtype(detach(b_in), dt)) : Tensor{};
+  check_same_device(name, x, w_in, b_in);
   Tensor out = empty(out_shape, dt, x->device);
   backend(out).conv_forward(g, xc, wc, bc, out);
   const bool has_b = static_cast<bool>(b_in);
   out = record("ConvolutionBackward0", out, {x, w_in, b_in}, [g, xc, wc, has_b](const Tensor& gy, const Node& n) {
-    Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype) : Tensor{};
-    Tensor gw = n.needs(1) ? empty(wc->shape, wc->dtype) : Tensor{};
-    Tensor gb = has_b && n.needs(2) ? empty({g.O}, wc->dtype) : Tensor{};
+    Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype, gy->device) : Tensor{};
+    Tensor gw = n.needs(1) ? empty(wc->shape, wc->dtype, gy->device) : Tensor{};
+    Tensor gb = has_b && n.needs(2) ? empty({g.O}, wc->dtype, gy->device) : Tensor{};
     backend(gy).conv_backward(g, xc, wc, contiguous(gy), gx, gw, gb);
     return std::vector<Tensor>{gx, gw, gb};
   });
@@ -86,6 +87,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     fail<ValueError>("linear: bias must have shape [", w->shape[0], "], got ", shape_str(b->shape));
   check_same_dtype("linear", "input", x, "weight", w);
   check_same_dtype("linear", "input", x, "bias", b);
+  check_same_device("linear", x, w, b);
   DType dt = promote(x->dtype, w->dtype);
   if (!is_floating(dt)) fail<TypeError>("linear: expected floating point tensors, got ", dtype_name(x->dtype), " and ", dtype_name(w->dtype));
   const int64_t in = w->shape[1], outf = w->shape[0];
@@ -108,12 +110,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     Tensor g3 = make_view(g, {1, rows, outf}, {rows * outf, outf, 1}, g->offset);
     Tensor gx, gw, gb;
     if (n.needs(0)) {
-      gx = empty({1, rows, in}, g->dtype);
+      gx = empty({1, rows, in}, g->dtype, g->device);
       backend(g).bmm(g3, make_view(wd, {1, outf, in}, {0, wd->strides[0], wd->strides[1]}, wd->offset), gx);
       gx = make_view(gx, xs, contiguous_strides(xs), 0);
     }
     if (n.needs(1)) {
-      gw = empty({1, outf, in}, g->dtype);
+      gw = empty({1, outf, in}, g->dtype, g->device);
       backend(g).bmm(make_view(g3, {1, outf, rows}, {0, 1, outf}, g3->offset), x3, gw);
       gw = make_view(gw, {outf, in}, {in, 1}, 0);
     }

@@ -14,8 +14,8 @@ Tensor dropout(const Tensor& x, double p, bool training, bool channelwise) {
     if (x->ndim() < 3) fail<ValueError>(name, ": expected an input of shape [N, C, *spatial], got ", shape_str(x->shape));
     for (size_t i = 2; i < mshape.size(); ++i) mshape[i] = 1;
   }
-  if (p == 1.0) return mul(x, zeros(mshape, x->dtype));
-  Tensor mask = bernoulli_mask(mshape, 1.0 - p, x->dtype);
+  if (p == 1.0) return mul(x, zeros(mshape, x->dtype, x->device));
+  Tensor mask = bernoulli_mask(mshape, 1.0 - p, x->dtype, x->device);
   {
     GradModeGuard g(false);
     mask = mul_scalar(mask, 1.0 / (1.0 - p));

@@ -35,21 +35,22 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
   const int64_t N = logp->shape[0], C = logp->shape[1], L = N ? target->numel() / N : 0;
   if (weight && (weight->ndim() != 1 || weight->shape[0] != C))
     fail<ValueError>(name, ": weight must have shape [", C, "] (one per class), got ", shape_str(weight->shape));
+  check_same_device(name, logp, target, weight);
   Tensor lp = contiguous(detach(logp));
   Tensor tg = contiguous(detach(target));
   {
     GradModeGuard g(false);
     Tensor valid = compare_scalar(CompareOp::Ne, tg, static_cast<double>(ignore_index));
-    Tensor bad = where(valid, where(compare_scalar(CompareOp::Lt, tg, 0.0), ones({}, DType::Bool), compare_scalar(CompareOp::Ge, tg, static_cast<double>(C))),
-                       zeros({}, DType::Bool));
-    if (tg->numel() && *max_all(to_dtype(bad, DType::Int64))->data<int64_t>()) {
-      int64_t first = *argmax(to_dtype(bad, DType::Int64), std::nullopt, false)->data<int64_t>();
-      fail<IndexError>(name, ": target ", tg->data<int64_t>()[first], " is out of bounds for ", C, " classes (valid: 0..", C - 1, " or ignore_index ",
-                       ignore_index, ")");
+    Tensor bad = where(valid, where(compare_scalar(CompareOp::Lt, tg, 0.0), ones({}, DType::Bool, tg->device), compare_scalar(CompareOp::Ge, tg, static_cast<double>(C))),
+                       zeros({}, DType::Bool, tg->device));
+    if (tg->numel() && item_int64(max_all(to_dtype(bad, DType::Int64)))) {
+      const int64_t first = item_int64(argmax(to_dtype(bad, DType::Int64), std::nullopt, false));
+      fail<IndexError>(name, ": target ", item_int64(select(reshape(tg, {-1}), 0, first)), " is out of bounds for ", C, " classes (valid: 0..", C - 1,
+                       " or ignore_index ", ignore_index, ")");
     }
   }
   Tensor wd = weight ? contiguous(to_dtype(detach(weight), lp->dtype)) : Tensor{};
-  Tensor loss = empty({N, L}, lp->dtype), wt = empty({N, L}, lp->dtype);
+  Tensor loss = empty({N, L}, lp->dtype, lp->device), wt = empty({N, L}, lp->dtype, lp->device);
   backend(lp).nll_loss(make_view(lp, {N, C, L}, {C * L, L, 1}, lp->offset), tg, wd, ignore_index, smoothing, loss, wt);
   Tensor out;
   double denom = 1.0;
@@ -60,7 +61,7 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
     } else {
       out = sum(loss, {}, false);
       if (red == Reduction::Mean) {
-        denom = *to_dtype(sum(wt, {}, false), DType::Float64)->data<double>();
+        denom = item_double(sum(wt, {}, false));
         out = mul_scalar(out, 1.0 / denom);  // all targets ignored: 0/0 = nan, as PyTorch
       }
     }
@@ -69,7 +70,7 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
   return record("NllLossBackward0", out, {logp_in}, [tg, wd, ignore_index, smoothing, red, denom, N, C, L, in_shape](const Tensor& gy, const Node&) {
     Tensor g = red == Reduction::None ? contiguous(reshape(gy, {N, L})) : expand(mul_scalar(gy, red == Reduction::Mean ? 1.0 / denom : 1.0), {N, L});
     g = contiguous(g);
-    Tensor gx = empty({N, C, L}, gy->dtype);
+    Tensor gx = empty({N, C, L}, gy->dtype, gy->device);
     backend(gy).nll_loss_backward(g, tg, wd, ignore_index, smoothing, gx);
     return std::vector<Tensor>{reshape(gx, in_shape)};
   });

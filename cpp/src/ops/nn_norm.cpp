@@ -24,16 +24,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   if (running_mean && (running_mean->dtype != x->dtype || !running_mean->is_contiguous() || running_var->dtype != x->dtype ||
                        !running_var->is_contiguous()))
     fail<TypeError>("batch_norm: running stats must be contiguous and of the input's dtype (", dtype_name(x->dtype), ")");
-  Tensor out = empty(x->shape, x->dtype), mean = empty({C}, x->dtype), invstd = empty({C}, x->dtype);
+  check_same_device("batch_norm", x, weight, bias, running_mean, running_var);
+  Tensor out = empty(x->shape, x->dtype, x->device), mean = empty({C}, x->dtype, x->device), invstd = empty({C}, x->dtype, x->device);
   backend(x).batch_norm(xc, wd, bd, running_mean, running_var, training, momentum, eps, out, mean, invstd);
   if (training && running_mean) {
     ++running_mean->storage->version;
     ++running_var->storage->version;
   }
   return record("NativeBatchNormBackward0", out, {x, weight, bias}, [xc, wd, mean, invstd, training](const Tensor& gy, const Node& n) {
-    Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype) : Tensor{};
-    Tensor gw = n.needs(1) ? empty(mean->shape, xc->dtype) : Tensor{};
-    Tensor gb = n.needs(2) ? empty(mean->shape, xc->dtype) : Tensor{};
+    Tensor gx = n.needs(0) ? empty(xc->shape, xc->dtype, gy->device) : Tensor{};
+    Tensor gw = n.needs(1) ? empty(mean->shape, xc->dtype, gy->device) : Tensor{};
+    Tensor gb = n.needs(2) ? empty(mean->shape, xc->dtype, gy->device) : Tensor{};
     backend(gy).batch_norm_backward(xc, contiguous(gy), wd, mean, invstd, training, gx, gw, gb);
     return std::vector<Tensor>{gx, gw, gb};
   });

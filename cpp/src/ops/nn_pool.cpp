@@ -52,12 +52,12 @@ Tensor max_pool2d(const Tensor& x_in, const PoolArgs& a, const char* name) {
   Tensor x;
   bool unb;
   PoolGeom g = pool_geom(x_in, a, name, x, unb);
-  Tensor out = empty({x->shape[0], x->shape[1], g.OH, g.OW}, x->dtype);
-  Tensor idx = empty(out->shape, DType::Int64);
+  Tensor out = empty({x->shape[0], x->shape[1], g.OH, g.OW}, x->dtype, x->device);
+  Tensor idx = empty(out->shape, DType::Int64, x->device);
   backend(x).max_pool2d(g, x, out, idx);
   Shape xs = x->shape;
   out = record("MaxPool2DBackward0", out, {unb ? unsqueeze(x_in, 0) : x_in}, [g, idx, xs](const Tensor& gy, const Node&) {
-    Tensor gx = empty(xs, gy->dtype);
+    Tensor gx = empty(xs, gy->dtype, gy->device);
     backend(gy).max_pool2d_backward(g, contiguous(gy), idx, gx);
     return std::vector<Tensor>{gx};
   });
@@ -68,11 +68,11 @@ Tensor avg_pool2d(const Tensor& x_in, const PoolArgs& a, const char* name) {
   Tensor x;
   bool unb;
   PoolGeom g = pool_geom(x_in, a, name, x, unb);
-  Tensor out = empty({x->shape[0], x->shape[1], g.OH, g.OW}, x->dtype);
+  Tensor out = empty({x->shape[0], x->shape[1], g.OH, g.OW}, x->dtype, x->device);
   backend(x).avg_pool2d(g, x, out);
   Shape xs = x->shape;
   out = record("AvgPool2DBackward0", out, {unb ? unsqueeze(x_in, 0) : x_in}, [g, xs](const Tensor& gy, const Node&) {
-    Tensor gx = empty(xs, gy->dtype);
+    Tensor gx = empty(xs, gy->dtype, gy->device);
     backend(gy).avg_pool2d_backward(g, contiguous(gy), gx);
     return std::vector<Tensor>{gx};
   });
@@ -94,11 +94,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t oh, int64_t ow) {
   g.W = x->shape[3];
   g.OH = oh;
   g.OW = ow;
-  Tensor out = empty({x->shape[0], x->shape[1], oh, ow}, x->dtype);
+  Tensor out = empty({x->shape[0], x->shape[1], oh, ow}, x->dtype, x->device);
   backend(x).adaptive_avg_pool2d(g, x, out);
   Shape xs = x->shape;
   out = record("AdaptiveAvgPool2DBackward0", out, {xb}, [g, xs](const Tensor& gy, const Node&) {
-    Tensor gx = empty(xs, gy->dtype);
+    Tensor gx = empty(xs, gy->dtype, gy->device);
     backend(gy).adaptive_avg_pool2d_backward(g, contiguous(gy), gx);
     return std::vector<Tensor>{gx};
   });

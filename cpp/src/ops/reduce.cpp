@@ -96,7 +96,7 @@ static std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool 
   dim = wrap_dim(dim, x->ndim(), name);
   Shape kshape = x->ndim() ? reduced_shape(x->shape, {dim}, true) : Shape{};
   Shape oshape = x->ndim() ? reduced_shape(x->shape, {dim}, keepdim) : Shape{};
-  if (x->ndim() == 0) return {x, zeros({}, DType::Int64)};
+  if (x->ndim() == 0) return {x, zeros({}, DType::Int64, x->device)};
   Tensor vals = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, detach(x), {dim}, x->dtype, name), oshape);
   Tensor idx = reshape(reduce_raw(is_max ? ReduceOp::ArgMax : ReduceOp::ArgMin, detach(x), {dim}, DType::Int64, name), oshape);
   Shape xs = x->shape;
@@ -105,7 +105,7 @@ static std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool 
     int64_t outer = 1, inner = 1;
     for (int64_t i = 0; i < dim; ++i) outer *= xs[i];
     for (size_t i = dim + 1; i < xs.size(); ++i) inner *= xs[i];
-    Tensor gx = zeros(xs, g->dtype);
+    Tensor gx = zeros(xs, g->dtype, g->device);
     backend(g).scatter_add_dim(gx, contiguous(didx), contiguous(g), outer, xs[dim], inner);
     return std::vector<Tensor>{gx};
   });
@@ -140,7 +140,7 @@ static Tensor arg_extreme(const Tensor& x, std::optional<int64_t> dim, bool keep
     return keepdim ? reshape(r, Shape(x->ndim(), 1)) : r;
   }
   int64_t d = wrap_dim(*dim, x->ndim(), name);  // validates the dim for 0-d tensors too (only 0 and -1)
-  if (x->ndim() == 0) return zeros({}, DType::Int64);
+  if (x->ndim() == 0) return zeros({}, DType::Int64, x->device);
   return reshape(reduce_raw(op, detach(x), {d}, DType::Int64, name), reduced_shape(x->shape, {d}, keepdim));
 }
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) { return arg_extreme(x, dim, keepdim, true); }

@@ -184,7 +184,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   Shape xs = x->shape;
   return record("SliceBackward0", view_of(x, shape, st, x->offset + start * x->strides[dim]), {x},
                 [xs, dim, start, stop, step](const Tensor& g, const Node&) {
-                  Tensor gx = zeros(xs, g->dtype);
+                  Tensor gx = zeros(xs, g->dtype, g->device);
                   copy_(slice(gx, dim, start, stop, step), g);
                   return std::vector<Tensor>{gx};
                 });
@@ -201,7 +201,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   st.erase(st.begin() + dim);
   Shape xs = x->shape;
   return record("SelectBackward0", view_of(x, shape, st, x->offset + index * x->strides[dim]), {x}, [xs, dim, index](const Tensor& g, const Node&) {
-    Tensor gx = zeros(xs, g->dtype);
+    Tensor gx = zeros(xs, g->dtype, g->device);
     copy_(select(gx, dim, index), g);
     return std::vector<Tensor>{gx};
   });
@@ -214,10 +214,12 @@ static void outer_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& in
   for (size_t i = dim + 1; i < s.size(); ++i) inner *= s[i];
 }
 
-static Tensor checked_index(const Tensor& idx_in, int64_t n, const char* op, int64_t dim) {
+// The indices flattened, with negative ones wrapped, after a bounds check on the host (a transfer
+// for a device tensor). Returned on the host: index_copy_ reads them there.
+static Tensor checked_index_on_host(const Tensor& idx_in, int64_t n, const char* op, int64_t dim) {
   if (idx_in->dtype != DType::Int64) fail<TypeError>(op, ": index tensor must be int64, got ", dtype_name(idx_in->dtype));
-  Tensor idx = contiguous(reshape(idx_in, {-1}));
-  Tensor fixed = empty(idx->shape, DType::Int64, idx->device);
+  Tensor idx = to_device(contiguous(reshape(detach(idx_in), {-1})), Device{});
+  Tensor fixed = empty(idx->shape, DType::Int64, Device{});
   const int64_t* ip = idx->data<int64_t>();
   int64_t* fp = fixed->data<int64_t>();
   for (int64_t i = 0; i < idx->numel(); ++i) {
@@ -231,7 +233,8 @@ static Tensor checked_index(const Tensor& idx_in, int64_t n, const char* op, int
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
   if (x_in->ndim() == 0) fail<IndexError>("index_select: cannot index a 0-d tensor");
   dim = wrap_dim(dim, x_in->ndim(), "index_select");
-  Tensor idx = checked_index(idx_in, x_in->shape[dim], "index_select", dim);
+  check_same_device("index_select", x_in, idx_in);
+  Tensor idx = to_device(checked_index_on_host(idx_in, x_in->shape[dim], "index_select", dim), x_in->device);
   Tensor x = contiguous(x_in);
   int64_t outer, inner;
   outer_inner(x->shape, dim, outer, inner);
@@ -241,7 +244,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
   backend(x).index_select(x, idx, out, outer, x->shape[dim], inner);
   Shape xs = x->shape;
   return record("IndexSelectBackward0", out, {x_in}, [xs, dim, idx, outer, inner](const Tensor& g, const Node&) {
-    Tensor gx = zeros(xs, g->dtype);
+    Tensor gx = zeros(xs, g->dtype, g->device);
     backend(g).index_add(gx, idx, contiguous(g), outer, xs[dim], inner);
     return std::vector<Tensor>{gx};
   });
@@ -251,7 +254,8 @@ void index_copy_(const Tensor& dst, int64_t dim, const Tensor& idx_in, const Ten
   check_inplace(dst, "index_copy_");
   check_no_internal_overlap(dst, "index_copy_");
   dim = wrap_dim(dim, dst->ndim(), "index_copy_");
-  Tensor idx = checked_index(idx_in, dst->shape[dim], "index_copy_", dim);
+  check_same_device("index_copy_", dst, idx_in, src);
+  Tensor idx = checked_index_on_host(idx_in, dst->shape[dim], "index_copy_", dim);
   Shape want = dst->shape;
   want[dim] = idx->numel();
   Tensor s = contiguous(expand(to_dtype(detach(src), dst->dtype), want));
@@ -279,6 +283,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   }
   Shape shape = f->shape;
   shape[dim] = total;
+  for (size_t k = 1; k < xs.size(); ++k) check_same_device("cat", f, xs[k]);
   Tensor out = empty(shape, dt, f->device);
   std::vector<int64_t> sizes;
   int64_t off = 0;

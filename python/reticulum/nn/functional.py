@@ -305,7 +305,7 @@ def one_hot(tensor, num_classes=-1):
     elif not empty and tensor.max().item() >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes ({num_classes}), "
                            f"got {tensor.max().item()}")
-    classes = _C.arange(0, num_classes, 1, _C.dtype.int64)
+    classes = _C.arange(0, num_classes, 1, _C.dtype.int64, tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 
 
@@ -332,7 +332,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
         for amount in (left, right):
             shape = list(out.shape)
             shape[d] = max(amount, 0)
-            pieces.append(_C.full(tuple(shape), 0.0 if value is None else float(value), input.dtype))
+            pieces.append(_C.full(tuple(shape), 0.0 if value is None else float(value), input.dtype, input.device))
         if left > 0 or right > 0:
             out = _C.cat([pieces[0], out, pieces[1]], d)
     return out if out is not input else input.clone()

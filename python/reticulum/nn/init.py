@@ -126,7 +126,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
     with no_grad():
         tensor.normal_(float(mean), float(std))
-        fresh = _C.empty(tensor.shape, tensor.dtype)
+        fresh = _C.empty(tensor.shape, tensor.dtype, tensor.device)
         for _ in range(1000):
             outside = (tensor < a).long() + (tensor > b).long()
             if outside.sum().item() == 0:
@@ -161,7 +161,7 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     with no_grad():
-        return tensor.copy_(_C.eye(tensor.shape[0], tensor.shape[1], tensor.dtype))
+        return tensor.copy_(_C.eye(tensor.shape[0], tensor.shape[1], tensor.dtype, tensor.device))
 
 
 def dirac_(tensor, groups=1):

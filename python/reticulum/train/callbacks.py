@@ -205,14 +205,14 @@ def _layer_name(name):
 
 
 def _all_finite(t):
-    return bool(np.isfinite(t.detach().numpy()).all())
+    return bool(np.isfinite(t.detach().cpu().numpy()).all())
 
 
 def _squared_norm(grad):
     """The sum of squares of a gradient's values; NaN when one of them is NaN or Inf. A BLAS dot product is the
     cheapest full pass (4x faster than np.isfinite(...).all()): a NaN or Inf element makes it non-finite, and only
     then is each value checked, to tell NaN/Inf from finite values whose squares overflow."""
-    a = grad.numpy().reshape(-1)
+    a = grad.cpu().numpy().reshape(-1)
     sq = float(np.dot(a, a))
     if math.isfinite(sq):
         return sq

@@ -42,9 +42,12 @@ def _draw_seed():
     return int(_C.randint(0, 2 ** 62, (1,), _C.dtype.int64).item())
 
 
-def _unpack(batch, where):
+def _unpack(batch, where, device=None):
+    """(inputs, targets) of a batch, moved to `device` when one is given."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        return batch[0], batch[1]
+        if device is None:
+            return batch[0], batch[1]
+        return tuple(v.to(device) if isinstance(v, Tensor) else v for v in batch)
     kind = f"a {type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else \
         f"a {type(batch).__name__}"
     raise TypeError(f"{where}: each batch must be an (inputs, targets) pair, got {kind}")
@@ -78,8 +81,9 @@ def _metric_objects(metrics, loss_fn):
     return objs
 
 
-def evaluate(model, loader, metrics=("accuracy",), loss_fn=None):
-    """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches).
+def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None):
+    """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches), each moved to
+    `device` when one is given (the model must be there already).
 
     Returns {"loss": mean loss (when loss_fn is given, a mean-reduced loss), <metric name>: value, ...},
     averaged over samples. The model's train/eval mode is restored afterwards.
@@ -91,7 +95,7 @@ def evaluate(model, loader, metrics=("accuracy",), loss_fn=None):
     try:
         with no_grad():
             for batch in loader:
-                x, y = _unpack(batch, "evaluate")
+                x, y = _unpack(batch, "evaluate", device)
                 out = model(x)
                 bs = _batch_size(x)
                 if loss_fn is not None:
@@ -208,7 +212,7 @@ def load_checkpoint(path):
 
 
 def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),  # noqa: C901
-        callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None):
+        callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None, device=None):
     """Trains `model` for `epochs` epochs and returns a History.
 
     Each batch of `train_loader` is an (inputs, targets) pair: zero_grad, forward, loss_fn(outputs,
@@ -221,6 +225,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
     verbose: progress bar on a terminal, one line per epoch otherwise; False prints nothing.
     seed: base of the per-epoch re-seeding that makes runs reproducible and resumable (see module doc);
     None draws one from rt's global generator. A resumed run uses the checkpoint's seed.
+    device: moves the model there first (model.to(device), which the optimizer follows) and each batch's
+    inputs and targets as they come; None leaves both where they are.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -232,6 +238,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             raise TypeError(f"fit: callbacks must be Callback instances, got {type(cb).__name__}")
     callbacks.sort(key=lambda cb: cb.order)
     metric_objs = _metric_objects(metrics, loss_fn)
+    if device is not None:
+        model.to(device)
 
     progress = ProgressBar(epochs, verbose=verbose)
     trainer = Trainer(model, loss_fn, optimizer, scheduler, epochs, seed, val_loader is not None, callbacks, progress)
@@ -269,7 +277,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             model.train()
             loss_sum, n_seen, n_batches, stop = 0.0, 0, 0, None
             for b, batch in enumerate(train_loader):
-                x, y = _unpack(batch, "fit")
+                x, y = _unpack(batch, "fit", device)
                 optimizer.zero_grad()
                 out = model(x)
                 loss = loss_fn(out, y)
@@ -304,7 +312,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             for m in metric_objs:
                 logs[m.name] = m.compute()
             if val_loader is not None:
-                for k, v in evaluate(model, val_loader, metric_objs, loss_fn).items():
+                for k, v in evaluate(model, val_loader, metric_objs, loss_fn, device).items():
                     logs["val_" + k] = v
             logs["lr"] = lr
             logs["epoch_time"] = time.perf_counter() - t0

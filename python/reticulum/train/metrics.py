@@ -17,7 +17,7 @@ __all__ = ["Metric", "Accuracy", "TopKAccuracy", "FunctionMetric", "get_metric"]
 
 def _to_numpy(x, what):
     if isinstance(x, Tensor):
-        return x.detach().numpy()
+        return x.detach().cpu().numpy()
     if isinstance(x, np.ndarray):
         return x
     raise TypeError(f"metric: {what} must be a Tensor, got {type(x).__name__}")

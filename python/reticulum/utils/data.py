@@ -308,10 +308,12 @@ class DataLoader:
     limit; as in torch it does not apply to num_workers=0, where the fetch runs in the caller).
     A StopIteration raised while producing a batch (by the dataset, collate_fn or transform) is
     an error, raised as RuntimeError, instead of silently ending the epoch.
+    pin_memory: accepted as in torch and kept as an attribute; batches are not page-locked (a copy to
+    a device is synchronous, staged by the driver either way).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, num_workers=0, seed=None,
-                 collate_fn=None, transform=None, prefetch_factor=2, timeout=0):
+                 collate_fn=None, transform=None, prefetch_factor=2, timeout=0, pin_memory=False):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
@@ -339,6 +341,7 @@ class DataLoader:
         self.collate_fn = collate_fn or default_collate
         self.transform = transform
         self.timeout = float(timeout)
+        self.pin_memory = bool(pin_memory)
         self.epoch = 0
 
     def __len__(self):

@@ -80,7 +80,8 @@ class _HookDict(OrderedDict):
 
 
 def _parse_to(args, kwargs):
-    """Module.to(...) arguments -> target dtype (or None); any non-CPU device raises RuntimeError."""
+    """Module.to(...) arguments -> (target device, target dtype), each None when not given. A device
+    this build lacks raises RuntimeError."""
     allowed = {"device", "dtype", "non_blocking", "memory_format", "copy"}
     bad = set(kwargs) - allowed
     if bad:
@@ -98,22 +99,22 @@ def _parse_to(args, kwargs):
             continue
         else:
             devices.append(a)
+    device = None
     for d in devices:
         if d is None:
             continue
-        if isinstance(d, _C.device):
-            kind = d.type
-        elif isinstance(d, str):
-            kind = "cpu" if d == "cpu" else d
-        elif isinstance(d, int):
-            kind = f"cuda:{d}"
-        else:
+        if isinstance(d, int):
+            d = f"cuda:{d}"
+        elif not isinstance(d, (_C.device, str)):
             raise TypeError(f"to() received an invalid combination of arguments: got {type(d).__name__}")
-        if kind != "cpu":
-            raise RuntimeError(f"to(): device '{kind}' is not available: reticulum modules run on the CPU only")
+        try:
+            d = d if isinstance(d, _C.device) else _C.device(d)
+        except ValueError as e:  # as before devices existed: an unknown device is unavailable
+            raise RuntimeError(f"to(): {e}") from None
+        device = _C._checked_device(d, "to")
     if dtype is not None and not dtype.is_floating_point:
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-    return dtype
+    return device, dtype
 
 
 class Module:
@@ -448,22 +449,25 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """to(dtype), to(device), to(tensor), to(device, dtype): converts floating-point parameters and
-        buffers in place (integer buffers such as ``num_batches_tracked`` keep their dtype). Only the
-        CPU exists: any other device raises RuntimeError."""
-        dtype = _parse_to(args, kwargs)
-        if dtype is None:
+        """to(dtype), to(device), to(tensor), to(device, dtype): moves parameters, their gradients and
+        buffers to the device and converts the floating-point ones to the dtype, in place (integer
+        buffers such as ``num_batches_tracked`` keep their dtype). A device this build lacks raises
+        RuntimeError."""
+        device, dtype = _parse_to(args, kwargs)
+        if dtype is None and device is None:
             return self
 
         def convert(t):
-            return t._to_dtype(dtype) if t.dtype.is_floating_point and t.dtype != dtype else t
+            if device is not None and t.device != device:
+                t = t._to_device(device)
+            return t._to_dtype(dtype) if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype else t
         return self._apply(convert)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        raise RuntimeError("cuda(): device 'cuda' is not available: reticulum modules run on the CPU only")
+        return self.to("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}")
 
     def type(self, dst_type):
         """Casts all parameters and buffers (integer ones included, as torch) to ``dst_type``."""

@@ -14,7 +14,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """Scales gradients in place so their joint norm is at most max_norm; returns the norm before clipping."""
     params = _params(parameters, "clip_grad_norm_")
     total = _C.optim.clip_grad_norm(params, float(max_norm), float(norm_type), bool(error_if_nonfinite))
-    return _C.full((), total, params[0].dtype if params else _C.dtype.float32)
+    return _C.full((), total, params[0].dtype, params[0].device) if params else _C.full((), total, _C.dtype.float32)
 
 
 def clip_grad_value_(parameters, clip_value):
