@@ -145,13 +145,13 @@ def test_hooks_run_on_the_backward_thread_with_the_gil():
     a deadlock otherwise) and run on the thread that called backward."""
     x = rt.ones(1000, requires_grad=True)
     where = []
-    x.register_post_accumulate_grad_hook(lambda p: where.append(threading.get_ident()))
+    x.register_post_accumulate_grad_hook(lambda p: where.append(threading.current_thread().name))
     done = []
 
     def work():
         for _ in range(20):
             (x * 2).sum().backward()
-        done.append(threading.get_ident())
+        done.append(threading.current_thread().name)  # unique, unlike an ident, which a later thread may reuse
 
     threads = [threading.Thread(target=work) for _ in range(2)]
     for t in threads:
