@@ -158,26 +158,17 @@ def _abort(code=1):
 
 # ---------------------------------------------------------------- waiting
 
-# Spinning on MPI_Test is what drives MPI's progress (and what MPI_Wait does inside); after this long a
-# wait also sleeps between tests, so that a rank waiting for a slow one leaves the CPU to other work.
-_SPIN_S = 0.005
-_NAP_S = 0.0002
-
-
 def _wait(requests, op, group):
-    """Waits for MPI requests, raising RuntimeError when the group's timeout passes first."""
+    """Waits for MPI requests, raising RuntimeError when the group's timeout passes first. It spins on MPI_Test,
+    as MPI_Wait spins inside: polling is what advances a non-blocking collective. Yielding the core between
+    polls made a 4-byte all-reduce take 3.7 ms on a loaded machine, and sleeping between them stalls large ones."""
     mpi = group.mpi
-    if mpi.Request.Testall(requests):
-        return
     start = time.monotonic()
     while not mpi.Request.Testall(requests):
-        waited = time.monotonic() - start
-        if waited > group.timeout:
+        if time.monotonic() - start > group.timeout:
             raise RuntimeError(f"{op}: timed out after {group.timeout:g} s waiting for the other ranks (this is rank "
                                f"{group.rank} of {group.size}); a rank has failed, stopped early or is running "
                                f"different collectives")
-        if waited > _SPIN_S:
-            time.sleep(_NAP_S)
 
 
 class Work:
