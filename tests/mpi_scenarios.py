@@ -242,6 +242,7 @@ def fit_job(out):
 
 def fail(how, timeout_s="600"):
     """Rank 1 fails in the middle of DDP training; rank 0 keeps training and must be stopped."""
+    dist.barrier()  # in step (under the default timeout), so that a short timeout cannot expire at start-up
     dist.destroy_process_group()
     dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=float(timeout_s)))
     rank = dist.get_rank()
