@@ -73,6 +73,8 @@ SAMPLES = {
     "Tensor.item": lambda: (rt.rand(()),),
     "Tensor.cuda": lambda: (rt.rand(2),),  # raises in a build without CUDA, so no sample call is found
     "Tensor.backward": lambda: ((rt.rand(2, requires_grad=True) * 2).sum(), rt.tensor(1.0)),
+    "Tensor.register_hook": lambda: (rt.rand(2, requires_grad=True), lambda g: None),
+    "Tensor.register_post_accumulate_grad_hook": lambda: (rt.rand(2, requires_grad=True), lambda p: None),
     "F.max_pool1d": lambda: (rt.rand(1, 2, 6), 2),
     "F.avg_pool1d": lambda: (rt.rand(1, 2, 6), 2),
     "_C.nn.conv": lambda: (2, rt.rand(1, 2, 5, 5), rt.rand(3, 2, 3, 3), rt.rand(3), [1, 1], [0, 0], [1, 1], 1),

@@ -26,6 +26,19 @@ class type_caster<std::shared_ptr<rt::TensorImpl>> : public copyable_holder_cast
 
 namespace rt::bind {
 
+// A Python object kept alive by C++ (a backward closure, a gradient hook): released under the GIL,
+// since the last reference may drop on a thread that runs backward without it.
+struct PyRef {
+  py::object obj;
+  explicit PyRef(py::object o) : obj(std::move(o)) {}
+  PyRef(const PyRef&) = delete;
+  PyRef& operator=(const PyRef&) = delete;
+  ~PyRef() {
+    py::gil_scoped_acquire gil;
+    obj = py::object();
+  }
+};
+
 // An optional Tensor argument (bias, weight, running stats): None becomes the null Tensor the ops expect.
 using OptTensor = std::optional<Tensor>;
 inline Tensor or_null(const OptTensor& t) { return t ? *t : Tensor{}; }

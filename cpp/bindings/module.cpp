@@ -95,21 +95,13 @@ static Tensor from_numpy(const py::array& a) {
 
 // A custom autograd.Function's node: backward calls back into Python under the GIL.
 static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs, py::function backward, const std::string& name) {
-  struct PyHolder {
-    py::object fn;
-    ~PyHolder() {
-      py::gil_scoped_acquire gil;
-      fn = py::object();
-    }
-  };
-  auto holder = std::make_shared<PyHolder>();
-  holder->fn = std::move(backward);
+  auto holder = std::make_shared<PyRef>(std::move(backward));
   static std::unordered_set<std::string> names;  // interned: nodes keep a const char*; the GIL guards the set
   const char* cname = names.insert(name).first->c_str();
   size_t n_in = inputs.size();
   return record(cname, out, inputs, [holder, n_in, cname](const Tensor& g, const Node&) {
     py::gil_scoped_acquire gil;
-    py::object res = holder->fn(g);
+    py::object res = holder->obj(g);
     std::vector<Tensor> grads(n_in);
     py::tuple tup = py::isinstance<py::tuple>(res) ? res.cast<py::tuple>() : py::make_tuple(res);
     if (tup.size() != n_in) fail<RuntimeError>(cname, ".backward returned ", tup.size(), " gradients but forward had ", n_in, " tensor inputs");

@@ -129,7 +129,44 @@ static Tensor backward_gradient(const Tensor& t, const py::object& g) {
 // bool ** True is itself and bool ** False all True, staying bool as in PyTorch.
 static Tensor bool_power(const Tensor& a, bool e) { return e ? clone(a) : full(a->shape, 1.0, DType::Bool, a->device); }
 
+// What Tensor.register_hook and register_post_accumulate_grad_hook return, as torch's RemovableHandle.
+struct HookHandle {
+  std::weak_ptr<GradHooks> hooks;
+  int64_t id;
+  void remove() const {
+    if (auto h = hooks.lock()) h->remove(id);
+  }
+};
+
+static HookHandle register_hook(const Tensor& t, py::function fn) {
+  auto hook = std::make_shared<PyRef>(std::move(fn));
+  int64_t id = add_grad_hook(t, [hook](const Tensor& g) -> Tensor {
+    py::gil_scoped_acquire gil;
+    py::object r = hook->obj(g);
+    if (r.is_none()) return {};
+    if (!py::isinstance<TensorImpl>(r))
+      fail<TypeError>("backward: a hook registered with register_hook must return a Tensor or None, got ",
+                      std::string(py::str(py::type::of(r).attr("__name__"))));
+    return r.cast<Tensor>();
+  });
+  return {hooks_of(t), id};
+}
+
+static HookHandle register_post_accumulate_grad_hook(const Tensor& t, py::function fn) {
+  auto hook = std::make_shared<PyRef>(std::move(fn));
+  int64_t id = add_post_accumulate_grad_hook(t, [hook](const Tensor& leaf) {
+    py::gil_scoped_acquire gil;
+    hook->obj(leaf);
+  });
+  return {hooks_of(t), id};
+}
+
 void bind_tensor(py::module_& m, Cls& c) {
+  py::class_<HookHandle>(m, "RemovableHandle")
+      .def_readonly("id", &HookHandle::id)
+      .def("remove", &HookHandle::remove, "Unregisters the hook (again: nothing)")
+      .def("__enter__", [](const HookHandle& h) { return h; })
+      .def("__exit__", [](const HookHandle& h, const py::args&) { h.remove(); });
   (void)m;
   c.def(py::init([](const Tensor& other) { return detach(other); }), py::arg("data"))
       // ---- geometry
@@ -176,6 +213,11 @@ void bind_tensor(py::module_& m, Cls& c) {
              t->requires_grad = on;
              return t;
            }, py::arg("requires_grad") = true)
+      .def("register_hook", &register_hook, py::arg("hook"),
+           "hook(grad) runs each backward with this tensor's gradient, before it is accumulated into .grad or passed on;\n"
+           "a Tensor it returns (same shape and dtype) replaces the gradient. Returns a handle whose remove() unregisters it.")
+      .def("register_post_accumulate_grad_hook", &register_post_accumulate_grad_hook, py::arg("hook"),
+           "hook(tensor) runs each backward after this leaf's .grad was updated. Returns a handle whose remove() unregisters it.")
       .def("backward", [](const Tensor& t, py::object gradient, bool retain_graph) {
              Tensor g = backward_gradient(t, gradient);
              py::gil_scoped_release nogil;

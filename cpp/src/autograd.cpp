@@ -144,6 +144,67 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
   }
 }
 
+// ---------------------------------------------------------------- gradient hooks
+
+void GradHooks::remove(int64_t id) {
+  std::lock_guard<std::mutex> guard(lock);
+  auto has_id = [id](const auto& h) { return h.first == id; };
+  pre.erase(std::remove_if(pre.begin(), pre.end(), has_id), pre.end());
+  post.erase(std::remove_if(post.begin(), post.end(), has_id), post.end());
+}
+
+std::shared_ptr<GradHooks> hooks_of(const Tensor& t) {
+  auto& slot = t->grad_fn ? t->grad_fn->hooks : t->hooks;
+  if (!slot) slot = std::make_shared<GradHooks>();
+  return slot;
+}
+
+int64_t add_grad_hook(const Tensor& t, GradHooks::Pre fn) {
+  if (!t->requires_grad) fail<RuntimeError>("register_hook: cannot register a hook on a tensor that doesn't require gradient");
+  auto h = hooks_of(t);
+  std::lock_guard<std::mutex> guard(h->lock);
+  h->pre.emplace_back(h->next_id, std::move(fn));
+  return h->next_id++;
+}
+
+int64_t add_post_accumulate_grad_hook(const Tensor& t, GradHooks::Post fn) {
+  const char* op = "register_post_accumulate_grad_hook";
+  if (!t->requires_grad) fail<RuntimeError>(op, ": cannot register a hook on a tensor that doesn't require gradient");
+  if (t->grad_fn) fail<RuntimeError>(op, ": post accumulate grad hooks cannot be registered on non-leaf tensors");
+  auto h = hooks_of(t);
+  std::lock_guard<std::mutex> guard(h->lock);
+  h->post.emplace_back(h->next_id, std::move(fn));
+  return h->next_id++;
+}
+
+// The gradient after the pre hooks. Copied out first: a hook may add or remove hooks.
+static Tensor run_pre_hooks(GradHooks& h, Tensor g) {
+  std::vector<std::pair<int64_t, GradHooks::Pre>> hooks;
+  {
+    std::lock_guard<std::mutex> guard(h.lock);
+    hooks = h.pre;
+  }
+  for (auto& hook : hooks) {
+    Tensor r = hook.second(g);
+    if (!r) continue;
+    if (r->shape != g->shape || r->dtype != g->dtype || r->device != g->device)
+      fail<RuntimeError>("backward: a hook returned a gradient of shape ", shape_str(r->shape), ", dtype ", dtype_name(r->dtype), " on ",
+                         device_str(r->device), " in place of one of shape ", shape_str(g->shape), ", dtype ", dtype_name(g->dtype), " on ",
+                         device_str(g->device));
+    g = std::move(r);
+  }
+  return g;
+}
+
+static void run_post_hooks(GradHooks& h, const Tensor& leaf) {
+  std::vector<std::pair<int64_t, GradHooks::Post>> hooks;
+  {
+    std::lock_guard<std::mutex> guard(h.lock);
+    hooks = h.post;
+  }
+  for (auto& hook : hooks) hook.second(leaf);
+}
+
 // The seed gradient of one root: ones for a one-element root, else checked as PyTorch does.
 static Tensor root_gradient(const Tensor& root, Tensor grad, const char* op) {
   if (!root->requires_grad)
@@ -170,17 +231,49 @@ struct Capture {
   std::vector<Tensor> grads;
   void add(size_t slot, const Tensor& g) { grads[slot] = grads[slot] ? rt::add(grads[slot], g) : g; }
 };
+
+// A hooked leaf's gradient, summed here over its uses until the last one has run.
+struct HeldGrad {
+  int uses = 0;
+  Tensor grad;
+};
 }  // namespace
+
+// A leaf's whole gradient of this backward: through its pre hooks, then into .grad and its post
+// hooks, or (autograd.grad) into the slot requested for it.
+static void deliver(const Tensor& leaf, Tensor g, Capture* capture) {
+  if (capture) {
+    auto it = capture->leaves.find(leaf.get());
+    if (it == capture->leaves.end()) return;
+    if (leaf->hooks) g = run_pre_hooks(*leaf->hooks, std::move(g));
+    capture->add(it->second, g);
+    return;
+  }
+  if (leaf->hooks) g = run_pre_hooks(*leaf->hooks, std::move(g));
+  accumulate(leaf, g);
+  if (leaf->hooks) run_post_hooks(*leaf->hooks, leaf);
+}
 
 static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds, bool retain_graph, Capture* capture) {
   GradModeGuard no_grad(false);
   std::unordered_map<Node*, Tensor> buffers;
   std::vector<Node*> stack;
+  std::unordered_map<const TensorImpl*, HeldGrad> held;  // leaves with hooks get their gradient once, summed
+  auto offer = [&held, capture](const Tensor& leaf, Tensor g) {
+    auto h = held.find(leaf.get());
+    if (h == held.end()) {
+      if (g) deliver(leaf, std::move(g), capture);
+      return;
+    }
+    if (g) h->second.grad = h->second.grad ? add(h->second.grad, g) : std::move(g);
+    if (--h->second.uses == 0 && h->second.grad) deliver(leaf, std::move(h->second.grad), capture);
+  };
+  std::vector<size_t> leaf_roots;  // a leaf root's gradient is the one given for it
   for (size_t r = 0; r < roots.size(); ++r) {
     const Tensor& root = roots[r];
-    if (!root->grad_fn) {  // a leaf root: its gradient is the one given for it
-      if (!capture) accumulate(root, seeds[r]);
-      else if (auto it = capture->leaves.find(root.get()); it != capture->leaves.end()) capture->add(it->second, seeds[r]);
+    if (!root->grad_fn) {
+      leaf_roots.push_back(r);
+      if (root->hooks) ++held[root.get()].uses;
       continue;
     }
     auto& buf = buffers[root->grad_fn.get()];
@@ -197,6 +290,7 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
     todo.pop_back();
     order.push_back(n);
     for (auto& e : n->next) {
+      if (e.leaf && e.leaf->hooks) ++held[e.leaf.get()].uses;
       if (!e.fn) continue;
       auto [it, fresh] = deps.emplace(e.fn.get(), 0);
       ++it->second;
@@ -225,6 +319,7 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
       needed[n] = run;
     }
   }
+  for (size_t r : leaf_roots) offer(roots[r], seeds[r]);
   std::vector<std::shared_ptr<Node>> ready;
   for (size_t r = 0; r < roots.size(); ++r) {
     Node* n = roots[r]->grad_fn.get();
@@ -238,6 +333,7 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
     auto bit = buffers.find(n.get());
     Tensor g = bit == buffers.end() ? Tensor{} : std::move(bit->second);
     if (bit != buffers.end()) buffers.erase(bit);
+    if (g && n->hooks) g = run_pre_hooks(*n->hooks, std::move(g));
     if (capture) {
       if (auto it = capture->nodes.find(n.get()); it != capture->nodes.end() && g) capture->add(it->second, g);
       if (!needed[n.get()]) continue;  // nothing requested lies below it
@@ -264,9 +360,7 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
         if (anomaly) check_finite(*n, i, gi);
       }
       if (e.leaf) {
-        if (!gi) continue;
-        if (!capture) accumulate(e.leaf, gi);
-        else if (auto it = capture->leaves.find(e.leaf.get()); it != capture->leaves.end()) capture->add(it->second, gi);
+        offer(e.leaf, std::move(gi));
       } else if (e.fn) {
         if (gi) {
           auto& buf = buffers[e.fn.get()];

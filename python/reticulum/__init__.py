@@ -37,11 +37,11 @@ long = int64
 
 __version__ = "0.1.0"
 
-_LAZY = ("utils", "vision", "train", "models", "experiments")
+_LAZY = ("utils", "vision", "train", "models", "experiments", "distributed")
 
 
 def __getattr__(name):
-    """Loads the heavier submodules (data, vision, training, experiments) on first use, keeping `import reticulum` fast."""
+    """Loads the heavier submodules (data, vision, training, experiments, distributed) on first use, keeping `import reticulum` fast."""
     if name in _LAZY:
         import importlib
         return importlib.import_module("." + name, __name__)

@@ -4,6 +4,7 @@
     reticulum train --dataset mnist --data-root ~/data/mnist --download --model lenet --epochs 5
     reticulum evaluate reticulum-run/checkpoint.rtc
     reticulum experiment                  # lists the experiments; reticulum experiment NAME runs one
+    mpirun -np 2 reticulum train          # data-parallel over 2 processes (needs reticulum[mpi])
 """
 import argparse
 import importlib
@@ -83,7 +84,9 @@ def _check_run_folder(args, run):
     if not isinstance(saved, dict):
         raise CLIError(f"{ckpt_path} does not record its run's arguments (written by an older reticulum); "
                        "start over with --force")
-    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {run[k]!r}" for k in RUN_ARGS if saved.get(k) != run[k]]
+    saved.setdefault("processes", 1)  # runs saved before data-parallel training had one process
+    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {run[k]!r}" for k in RUN_ARGS + ("processes",)
+               if saved.get(k) != run[k]]
     if changed:
         raise CLIError("--resume continues a run with the same arguments; these differ from the saved run: "
                        + ", ".join(changed))
@@ -97,8 +100,23 @@ def _augmentation(image_size):
     return transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
 
 
-def _loaders(args, normalize, train_set, seed):
-    from .utils.data import DataLoader, random_split
+def _launcher_world_size():
+    """How many processes the MPI launcher (mpirun/mpiexec) started this one among; 1 without one."""
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):  # Open MPI; MPICH and Intel MPI
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return 1
+
+
+def _shard(dataset, rank, world):
+    """Rank `rank`'s share of an evaluation set: every world-th sample from `rank`, no padding, so that the
+    summed results count each sample once."""
+    from .utils.data import Subset
+    return dataset if world == 1 else Subset(dataset, range(rank, len(dataset), world))
+
+
+def _loaders(args, normalize, train_set, seed, rank=0, world=1):
+    from .utils.data import DataLoader, DistributedSampler, random_split
     from .vision import transforms
     full = train_set.as_tensor_dataset()
     val = None
@@ -107,13 +125,17 @@ def _loaders(args, normalize, train_set, seed):
         if n_val < 1 or n_val >= len(full):
             raise CLIError(f"--val-fraction {args.val_fraction} leaves no training or validation samples")
         train_part, val_part = random_split(full, [len(full) - n_val, n_val], seed=seed)
-        val = DataLoader(val_part, batch_size=512, transform=normalize)
+        val = DataLoader(_shard(val_part, rank, world), batch_size=512, transform=normalize)
     else:
         train_part = full
     t = normalize
     if args.augment:
         t = transforms.Compose([_augmentation(full.tensors[0].shape[-1]), normalize])
-    train = DataLoader(train_part, batch_size=args.batch_size, shuffle=True, seed=seed, transform=t)
+    if world == 1:
+        train = DataLoader(train_part, batch_size=args.batch_size, shuffle=True, seed=seed, transform=t)
+    else:
+        sampler = DistributedSampler(train_part, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        train = DataLoader(train_part, batch_size=args.batch_size, sampler=sampler, seed=seed, transform=t)
     return train, val
 
 
@@ -154,10 +176,18 @@ def cmd_train(args):
     if device.type == "cuda" and not rt.cuda.is_available():
         raise CLIError(f"--device {args.device}: " + ("no CUDA device was found" if rt.cuda.is_built() else rt.cuda.NOT_BUILT))
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    say = (lambda *a: None) if args.quiet else print
     data_root = _data_root(args.dataset, args.data_root)
+    world, rank = _launcher_world_size(), 0
+    if world > 1:  # data-parallel: one rank of an mpirun job
+        from . import distributed as dist
+        try:
+            dist.init_process_group(backend="mpi")
+        except RuntimeError as e:
+            raise CLIError(f"started by an MPI launcher with {world} processes, but {e}") from None
+        rank = dist.get_rank()
+    say = (lambda *a: None) if args.quiet or rank != 0 else print
     run = {k: getattr(args, k) for k in RUN_ARGS}
-    run.update(data_root=data_root, lr=lr)
+    run.update(data_root=data_root, lr=lr, processes=world)
 
     rt.manual_seed(args.seed)
     if args.download and args.dataset == "digits":
@@ -169,7 +199,7 @@ def cmd_train(args):
     pixels = images.numpy()
     mean, std = float(pixels.mean()), float(pixels.std())
     normalize = transforms.Normalize((mean,), (std,))
-    train_loader, val_loader = _loaders(args, normalize, train_set, args.seed)
+    train_loader, val_loader = _loaders(args, normalize, train_set, args.seed, rank, world)
 
     _, c, h, w = images.shape
     config = {"model": args.model, "in_channels": int(c), "image_size": [int(h), int(w)],
@@ -177,6 +207,8 @@ def cmd_train(args):
               "mean": mean, "std": std, "run": run}
     model = models.get_model(args.model, in_channels=config["in_channels"], image_size=(h, w),
                              num_classes=config["num_classes"])
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model)
     optimizer = _make_optimizer(args.optimizer, model.parameters(), lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
@@ -184,9 +216,11 @@ def cmd_train(args):
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, CHECKPOINT_NAME)
     n_params = sum(p.numel() for p in model.parameters())
+    n_val = len(val_loader.dataset) * world if val_loader else 0  # about: each rank holds its share
+    procs = f" per process x {world} processes" if world > 1 else ""
     say(f"Training {args.model} ({n_params:,} parameters) on {args.dataset}: {len(train_loader.dataset)} train / "
-        f"{len(val_loader.dataset) if val_loader else 0} validation / {len(test_set)} test images, "
-        f"{args.epochs} epochs, {args.optimizer} lr {lr:g}, batch size {args.batch_size}, "
+        f"{n_val} validation / {len(test_set)} test images, "
+        f"{args.epochs} epochs, {args.optimizer} lr {lr:g}, batch size {args.batch_size}{procs}, "
         f"{rt.get_num_threads()} thread(s)" + ("" if device.type == "cpu" else f", on {device}"))
     # Checks every batch's gradients before the optimizer step (1-3% of a step), so a diverging run stops
     # with the layer named instead of training on NaN.
@@ -202,8 +236,10 @@ def cmd_train(args):
     train_time = sum(history["epoch_time"])
 
     from .utils.data import DataLoader
-    test_loader = DataLoader(test_set.as_tensor_dataset(), batch_size=512, transform=normalize)
-    result = evaluate(model, test_loader, ("accuracy",), loss_fn, device)
+    test_loader = DataLoader(_shard(test_set.as_tensor_dataset(), rank, world), batch_size=512, transform=normalize)
+    result = evaluate(model, test_loader, ("accuracy",), loss_fn, device, distributed=world > 1)
+    if rank != 0:
+        return 0
     history.to_json(os.path.join(args.out, "history.json"))
     print(f"Test accuracy: {100 * result['accuracy']:.2f}% (loss {result['loss']:.4f}, {len(test_set)} images)")
     plot_path = os.path.join(args.out, "learning_curves.png")
@@ -351,10 +387,19 @@ def main(argv=None):
         return args.func(args)
     except CLIError as e:
         print(f"reticulum {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return _stop_job(2)
     except (FileNotFoundError, ValueError, TrainingDiverged) as e:
         print(f"reticulum {args.command}: error: {e}", file=sys.stderr)
-        return 1
+        return _stop_job(1)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _stop_job(status):
+    """The exit status of a failed command; in a data-parallel job the whole job is aborted instead, since the
+    other ranks would wait for this one in their next collective."""
+    from . import distributed as dist
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist._abort(status)
+    return status

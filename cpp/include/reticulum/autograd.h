@@ -4,6 +4,7 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,27 @@ struct Edge {
   bool active() const { return fn || leaf; }
 };
 
+// The gradient hooks of one tensor, as PyTorch's Tensor.register_hook (`pre`: called with the
+// tensor's gradient before it is accumulated or passed on; a non-null result replaces it) and
+// Tensor.register_post_accumulate_grad_hook (`post`: called with a leaf after its .grad was
+// updated). Each runs once per backward with the tensor's whole gradient, summed over all its
+// uses. A leaf's hooks live in its TensorImpl, a non-leaf's in its grad_fn (where its gradient
+// arrives). They run on the thread that runs backward; hooks that call Python take the GIL.
+struct GradHooks {
+  using Pre = std::function<Tensor(const Tensor& grad)>;
+  using Post = std::function<void(const Tensor& leaf)>;
+  std::mutex lock;  // guards the lists: backward copies them out before calling any hook
+  int64_t next_id = 0;
+  std::vector<std::pair<int64_t, Pre>> pre;
+  std::vector<std::pair<int64_t, Post>> post;
+  void remove(int64_t id);
+};
+// Register a hook on `t` (which must require grad; a post hook needs a leaf) and return its id
+// for GradHooks::remove on *hooks_of(t).
+int64_t add_grad_hook(const Tensor& t, GradHooks::Pre fn);
+int64_t add_post_accumulate_grad_hook(const Tensor& t, GradHooks::Post fn);
+std::shared_ptr<GradHooks> hooks_of(const Tensor& t);
+
 struct Node {
   using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const Node& self)>;
   const char* name = "";
@@ -36,6 +58,7 @@ struct Node {
   std::vector<std::pair<std::weak_ptr<Storage>, int64_t>> versions;
   // Where the forward op was called from (Python stack), recorded only in anomaly mode.
   std::shared_ptr<const std::string> forward_trace;
+  std::shared_ptr<GradHooks> hooks;  // the output tensor's gradient hooks (register_hook on a non-leaf)
   void release() { backward = nullptr; released = true; }
   Node() = default;
   Node(const Node&) = delete;

@@ -58,6 +58,7 @@ size_t cached_bytes();
 void set_poison_allocations(bool on);
 
 struct Node;
+struct GradHooks;
 struct TensorImpl;
 using Tensor = std::shared_ptr<TensorImpl>;
 
@@ -72,6 +73,7 @@ struct TensorImpl {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  std::shared_ptr<GradHooks> hooks;  // a leaf's gradient hooks (autograd.h); a non-leaf's live in its grad_fn
 
   int64_t ndim() const { return static_cast<int64_t>(shape.size()); }
   int64_t numel() const;

@@ -8,6 +8,13 @@ draws exactly what the uninterrupted run drew from epoch k+1 on. `seed` defaults
 from the global generator when fit starts (so ``rt.manual_seed`` decides it) and is stored in every
 checkpoint; NumPy's and Python's global generator states are checkpointed and restored as well.
 Bit-identical results additionally need a deterministic kernel schedule: ``rt.set_num_threads(1)``.
+
+Data-parallel runs (``mpirun -np N``, with reticulum.distributed initialized and the model wrapped in
+DistributedDataParallel): every rank runs fit on its share of the data (DistributedSampler); the losses and
+metrics are summed over ranks before they are logged, so every rank's History holds the whole job's; only
+rank 0 shows progress and writes checkpoints; a callback that stops training on any rank stops every rank
+at the same batch. Checkpoints hold the wrapped model's state (no ``module.`` prefix), so a run can be
+resumed with another number of processes, or evaluated by a single one.
 """
 import hashlib
 import os
@@ -66,6 +73,34 @@ def _loss_value(loss, where):
     return loss.item()
 
 
+def _job():
+    """The default process group's module when this process is one rank of several, else None."""
+    from .. import distributed as dist
+    return dist if dist.is_initialized() and dist.get_world_size() > 1 else None
+
+
+def _sum_over_ranks(job, values):
+    """The floats `values`, each summed over all ranks (one all-reduce)."""
+    t = _C.from_numpy(np.asarray(values, dtype=np.float64))
+    job.all_reduce(t)
+    return t.numpy().tolist()
+
+
+def _reduce_metrics(job, sums, metric_objs):
+    """Sums `sums` (loss sum, sample count, ...) and every metric's total and count over the ranks."""
+    flat = list(sums) + [v for m in metric_objs for v in (m.total, m.count)]
+    flat = _sum_over_ranks(job, flat)
+    for j, m in enumerate(metric_objs):
+        m.total, m.count = flat[len(sums) + 2 * j], int(flat[len(sums) + 2 * j + 1])
+    return flat[:len(sums)]
+
+
+def _unwrapped(model):
+    """The model itself, or the one a DistributedDataParallel wraps."""
+    from ..nn.parallel import DistributedDataParallel
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 def _from_logits(loss_fn):
     return not isinstance(loss_fn, BCELoss)
 
@@ -81,12 +116,15 @@ def _metric_objects(metrics, loss_fn):
     return objs
 
 
-def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None):
+def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None, distributed=False):
     """Runs `model` in eval mode without gradients over `loader` ((inputs, targets) batches), each moved to
     `device` when one is given (the model must be there already).
 
     Returns {"loss": mean loss (when loss_fn is given, a mean-reduced loss), <metric name>: value, ...},
     averaged over samples. The model's train/eval mode is restored afterwards.
+    distributed: each rank evaluates its own part of the data and the results are averaged over all of
+    them (every rank of the default process group must call evaluate; a metric is combined through its
+    total and count).
     """
     objs = _metric_objects(metrics, loss_fn)
     was_training = model.training
@@ -105,6 +143,9 @@ def evaluate(model, loader, metrics=("accuracy",), loss_fn=None, device=None):
                 n += bs
     finally:
         model.train(was_training)
+    job = _job() if distributed else None
+    if job is not None:
+        loss_sum, n = _reduce_metrics(job, (loss_sum, n), objs)
     if n == 0:
         raise ValueError("evaluate: the loader yielded no batches")
     results = {}
@@ -147,7 +188,7 @@ class Trainer:
             "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
             "epochs": self.epochs,
-            "model": self.model.state_dict(),
+            "model": _unwrapped(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "history": self.history.to_dict(),
@@ -157,12 +198,14 @@ class Trainer:
         }
 
     def save_checkpoint(self, path, extra=None):
-        """Writes state_dict() to `path` atomically with rt.save."""
-        save(self.state_dict(extra), path)
+        """Writes state_dict() to `path` atomically with rt.save (in a data-parallel job, rank 0 alone)."""
+        job = _job()
+        if job is None or job.get_rank() == 0:
+            save(self.state_dict(extra), path)
 
     def load_state_dict(self, ckpt, path="checkpoint"):
         """Restores a checkpoint dict into the model, optimizer, scheduler, history and callbacks."""
-        self.model.load_state_dict(ckpt["model"])
+        _unwrapped(self.model).load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None:
             if ckpt["scheduler"] is None:
@@ -211,6 +254,21 @@ def load_checkpoint(path):
     return ckpt
 
 
+class _StoppedOnAnotherRank:
+    stop_reason = "a callback on another rank stopped training"
+
+
+def _agreed_stop(job, callbacks):
+    """The callback that asks to stop training, or None. In a data-parallel job a callback asking on any
+    rank stops every rank at the same batch, so that none is left waiting in a collective."""
+    stop = next((cb for cb in callbacks if cb.stop_training), None)
+    if job is None or not callbacks:
+        return stop
+    if _sum_over_ranks(job, [stop is not None])[0] == 0:
+        return None
+    return stop or _StoppedOnAnotherRank()
+
+
 def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, scheduler=None, metrics=("accuracy",),  # noqa: C901
         callbacks=(), resume_from=None, verbose=True, seed=None, clip_grad_norm=None, device=None):
     """Trains `model` for `epochs` epochs and returns a History.
@@ -241,7 +299,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
     if device is not None:
         model.to(device)
 
-    progress = ProgressBar(epochs, verbose=verbose)
+    job = _job()
+    progress = ProgressBar(epochs, verbose=verbose and (job is None or job.get_rank() == 0))
     trainer = Trainer(model, loss_fn, optimizer, scheduler, epochs, seed, val_loader is not None, callbacks, progress)
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from)
@@ -287,7 +346,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
                 logs = {"loss": loss_v, "batch_size": bs, "inputs": x, "targets": y, "outputs": out}
                 for cb in callbacks:
                     cb.on_after_backward(b, logs)
-                stop = next((cb for cb in callbacks if cb.stop_training), None)
+                stop = _agreed_stop(job, callbacks)
                 if stop is None:
                     if clip_grad_norm is not None:
                         clip_grad_norm_(model.parameters(), clip_grad_norm)
@@ -302,9 +361,11 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
                     logs = {"loss": loss_v, "batch_size": bs}
                     for cb in callbacks:
                         cb.on_batch_end(b, logs)
-                    stop = next((cb for cb in callbacks if cb.stop_training), None)
+                    stop = _agreed_stop(job, callbacks)
                 if stop is not None:
                     break
+            if job is not None:
+                loss_sum, n_seen, n_batches = _reduce_metrics(job, (loss_sum, n_seen, n_batches), metric_objs)
             if n_batches == 0:
                 raise ValueError("fit: train_loader yielded no batches")
 
@@ -312,7 +373,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, schedu
             for m in metric_objs:
                 logs[m.name] = m.compute()
             if val_loader is not None:
-                for k, v in evaluate(model, val_loader, metric_objs, loss_fn, device).items():
+                for k, v in evaluate(model, val_loader, metric_objs, loss_fn, device, distributed=job is not None).items():
                     logs["val_" + k] = v
             logs["lr"] = lr
             logs["epoch_time"] = time.perf_counter() - t0

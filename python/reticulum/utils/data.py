@@ -29,7 +29,7 @@ from .. import _C
 from .._C import Tensor, dtype as _dtype
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader", "default_collate",
-           "random_source", "random_uniform", "random_integers"]
+           "random_source", "random_uniform", "random_integers", "Sampler", "DistributedSampler"]
 
 
 # ---------------------------------------------------------------- random source
@@ -291,11 +291,85 @@ def _apply_transform(transform, batch):
                     f"must be tensors, tuples or lists; got {type(batch).__name__} (use collate_fn for other layouts)")
 
 
+# ---------------------------------------------------------------- samplers
+
+class Sampler:
+    """Yields dataset indices: subclasses define __iter__ and __len__ (torch.utils.data.Sampler)."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+
+class DistributedSampler(Sampler):
+    """The share of `dataset`'s indices for one rank of a data-parallel job, as torch's DistributedSampler.
+
+    Each epoch, the indices (a permutation seeded by ``seed + epoch`` when shuffling, else in order) are
+    padded by repeating the first ones until every rank gets the same count (drop_last=False), or cut to
+    a multiple of the world size (drop_last=True); rank r takes every num_replicas-th index from r. So per
+    epoch, the ranks together cover the data set exactly once, plus the padding. Call ``set_epoch(epoch)``
+    before each epoch for a new shuffle (a DataLoader's set_epoch does it for its sampler). The
+    permutation comes from NumPy's generator, so its values differ from torch's randperm; all ranks must
+    use the same seed. num_replicas and rank default to the default process group's.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+            if not dist.is_initialized():
+                raise RuntimeError("DistributedSampler: without num_replicas and rank it needs the default process "
+                                   "group; call reticulum.distributed.init_process_group first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        for name, v in (("num_replicas", num_replicas), ("rank", rank)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"DistributedSampler: {name} must be an int, got {type(v).__name__}")
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be >= 1, got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.seed = _check_seed(seed, "DistributedSampler")
+        self.epoch = 0
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas != 0:
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            indices = np.arange(n)
+        if not self.drop_last:
+            padding = self.total_size - n
+            if padding > 0:
+                indices = np.concatenate([indices, np.resize(indices, padding)])  # np.resize repeats the indices
+        else:
+            indices = indices[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.num_replicas].tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Sets the epoch that seeds the next shuffle (all ranks must pass the same)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"DistributedSampler.set_epoch: epoch must be a non-negative int, got {epoch!r}")
+        self.epoch = int(epoch)
+
+
 class DataLoader:
     """Iterates over `dataset` in batches.
 
     shuffle: a fresh permutation each epoch (without replacement), from a generator seeded by
     (seed, epoch); seed=None draws the base seed from rt's global generator each epoch.
+    sampler: the order of the indices instead (an iterable of indices with __len__, e.g. a
+    DistributedSampler); excludes shuffle, and the loader's set_epoch is passed on to its set_epoch.
     drop_last: drop a final incomplete batch. collate_fn: list of samples -> batch
     (default_collate). transform: applied to the inputs of each collated batch (the first
     element of a tuple batch, or the batch itself when it is a tensor); labels are untouched.
@@ -313,7 +387,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, num_workers=0, seed=None,
-                 collate_fn=None, transform=None, prefetch_factor=2, timeout=0, pin_memory=False):
+                 collate_fn=None, transform=None, prefetch_factor=2, timeout=0, pin_memory=False, sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
@@ -323,6 +397,12 @@ class DataLoader:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)) or \
                 not 0 <= timeout < math.inf:
             raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {timeout!r}")
+        if sampler is not None:
+            if shuffle:
+                raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise TypeError(f"DataLoader: sampler must be an iterable of indices with __len__, got "
+                                f"{type(sampler).__name__}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError("DataLoader: collate_fn must be callable")
         if transform is not None and not callable(transform):
@@ -342,10 +422,11 @@ class DataLoader:
         self.transform = transform
         self.timeout = float(timeout)
         self.pin_memory = bool(pin_memory)
+        self.sampler = sampler
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch):
@@ -353,10 +434,16 @@ class DataLoader:
         if not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ValueError(f"DataLoader.set_epoch: epoch must be a non-negative int, got {epoch!r}")
         self.epoch = int(epoch)
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
 
     def epoch_order(self, epoch, base_seed=None):
-        """The sample order of an epoch (a NumPy int64 array): arange, or the permutation
-        seeded by (base_seed or seed, epoch) when shuffling."""
+        """The sample order of an epoch (a NumPy int64 array): arange, the permutation seeded by
+        (base_seed or seed, epoch) when shuffling, or the sampler's order."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(int(epoch))
+            return self._sampler_order()
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
@@ -365,11 +452,14 @@ class DataLoader:
             raise ValueError("DataLoader.epoch_order: this loader has seed=None; pass base_seed")
         return np.random.default_rng([base, int(epoch)]).permutation(n).astype(np.int64)
 
+    def _sampler_order(self):
+        return np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+
     def __iter__(self):
         epoch = self.epoch
         self.epoch += 1
         base = self.seed if self.seed is not None else _draw_seed()
-        order = self.epoch_order(epoch, base)
+        order = self.epoch_order(epoch, base) if self.sampler is None else self._sampler_order()
         n, bs = order.shape[0], self.batch_size
         stop = n - n % bs if self.drop_last else n
         starts = range(0, stop, bs)

@@ -1,0 +1,235 @@
+"""DistributedDataParallel: one model replica per process, gradients averaged over processes during backward.
+
+As PyTorch's, on reticulum.distributed (MPI):
+
+- wrapping broadcasts rank 0's parameters and buffers, so every replica starts equal (after checking that
+  every rank's model has the same parameter shapes and dtypes);
+- the parameters' gradients are grouped into buckets of about `bucket_cap_mb` (25 MB; the first one 1 MB,
+  so that communication starts early), in reverse registration order, which is roughly the order backward
+  produces them. A post-accumulate-grad hook on each parameter copies its gradient, divided by the world
+  size, into its bucket; a full bucket is all-reduced at once with a non-blocking MPI_Iallreduce while
+  backward goes on. Buckets are started in the same order on every rank (MPI requires it), and the
+  last gradient's hook waits for all of them and writes the averages back into .grad, so after
+  backward() returns every rank holds the same averaged gradients;
+- ``no_sync()`` skips the all-reduce: gradients accumulate locally, and the first backward after it
+  averages the accumulated sums;
+- with ``broadcast_buffers`` (default) every forward first broadcasts rank 0's buffers (batch-norm
+  running statistics), so all replicas evaluate alike.
+
+Every parameter that requires grad must get a gradient in each backward that follows a forward outside
+``no_sync()``, as PyTorch's default find_unused_parameters=False requires: otherwise the next forward
+raises RuntimeError naming the parameters that got none.
+"""
+import contextlib
+import functools
+import hashlib
+import time
+import weakref
+
+import numpy as np
+
+from ... import _C, distributed as dist
+from ..._grad_mode import no_grad
+from ..modules.module import Module
+
+__all__ = ["DistributedDataParallel"]
+
+_FIRST_BUCKET_BYTES = 1 << 20  # as torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
+
+
+class _Bucket:
+    """Gradients of some parameters of one dtype, laid end to end in one tensor MPI reduces in place."""
+
+    def __init__(self, indices, params):
+        self.indices = indices
+        sizes = [params[i].numel() for i in indices]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.flat = _C.empty((int(self.offsets[-1]),), params[indices[0]].dtype)
+        self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
+        self.pending = len(indices)
+        self.request = None
+
+
+def _bucket_assignment(params, cap_bytes):
+    """Lists of parameter indices, last parameter first, each list one dtype and at most cap_bytes (the first
+    at most _FIRST_BUCKET_BYTES; a parameter larger than the cap gets a bucket of its own)."""
+    buckets, open_ = [], {}
+    for i in reversed(range(len(params))):
+        p = params[i]
+        nbytes = p.numel() * p.element_size()
+        limit = min(cap_bytes, _FIRST_BUCKET_BYTES) if not buckets else cap_bytes
+        current = open_.get(p.dtype)
+        if current is not None and current[1] + nbytes > limit:
+            buckets.append(current[0])
+            current = None
+        if current is None:
+            current = open_[p.dtype] = [[], 0]
+        current[0].append(i)
+        current[1] += nbytes
+    buckets.extend(c[0] for c in open_.values() if c[0])
+    return buckets
+
+
+def _on_grad_ready(ddp_ref, index, param):
+    ddp = ddp_ref()
+    if ddp is not None:
+        ddp._grad_ready(index, param)
+
+
+def _broadcast_coalesced(tensors, what):
+    """Rank 0's values of `tensors` into every rank's, one broadcast per dtype."""
+    by_dtype = {}
+    for t in tensors:
+        by_dtype.setdefault(t.dtype, []).append(t)
+    for group in by_dtype.values():
+        views = [dist._buffer(t, what) for t in group]
+        flat = np.concatenate(views)
+        dist.broadcast(_C.from_numpy(flat), 0)
+        offset = 0
+        for v in views:
+            v[:] = flat[offset:offset + v.size]
+            offset += v.size
+
+
+class DistributedDataParallel(Module):
+    """Wraps `module` for data-parallel training over the default process group (see the module docs).
+
+    module: the model (its parameters must be contiguous CPU tensors of float32/float64).
+    device_ids, output_device: must be None (CPU modules, as in PyTorch).
+    broadcast_buffers: broadcast rank 0's buffers at the start of each forward.
+    bucket_cap_mb: the gradient bucket size in megabytes (default 25).
+    The wrapped model is ``.module``; the state dict's keys start with ``module.`` as in PyTorch.
+    ``comm_stats`` counts, for profiling: seconds spent copying gradients into and out of buckets
+    ("copy_s") and waiting for all-reduces at the end of backward ("wait_s"), and reductions done.
+    """
+
+    def __init__(self, module, device_ids=None, output_device=None, broadcast_buffers=True, bucket_cap_mb=25):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel: module must be an nn.Module, got {type(module).__name__}")
+        if device_ids is not None or output_device is not None:
+            raise ValueError("DistributedDataParallel: device_ids and output_device must be None for CPU modules")
+        if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) or not bucket_cap_mb > 0:
+            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got {bucket_cap_mb!r}")
+        self._group = dist._require_group("DistributedDataParallel")
+        self.module = module
+        self.broadcast_buffers = bool(broadcast_buffers)
+        self.require_backward_grad_sync = True
+        self.comm_stats = {"copy_s": 0.0, "wait_s": 0.0, "reductions": 0}
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        self._param_names = [n for n, _ in named]
+        self._params = [p for _, p in named]
+        for name, p in named:
+            if p.dtype not in (_C.dtype.float32, _C.dtype.float64):
+                raise TypeError(f"DistributedDataParallel: parameter {name} has dtype {p.dtype}; expected float32 or float64")
+        self._check_same_model_everywhere()
+        with no_grad():
+            _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
+        self._buckets = [_Bucket(ix, self._params) for ix in _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20)
+                         ] if self._params else []
+        self._bucket_of = {}
+        for b, bucket in enumerate(self._buckets):
+            for k, i in enumerate(bucket.indices):
+                self._bucket_of[i] = (b, k)
+        self._armed = False
+        self._ready = [False] * len(self._params)
+        self._next_bucket = 0
+        me = weakref.ref(self)
+        handles = [p.register_post_accumulate_grad_hook(functools.partial(_on_grad_ready, me, i))
+                   for i, p in enumerate(self._params)]
+        weakref.finalize(self, _remove_hooks, handles)
+
+    def _check_same_model_everywhere(self):
+        """Raises on every rank when the ranks' models differ in parameter names, shapes or dtypes (broadcasting
+        rank 0's values would otherwise fail inside MPI or pair the wrong tensors)."""
+        layout = [(n, tuple(p.shape), str(p.dtype)) for n, p in self.module.named_parameters()]
+        digest = np.frombuffer(hashlib.sha256(repr(layout).encode()).digest()[:8], dtype=np.int64).copy()
+        everyone = [_C.from_numpy(np.zeros(1, np.int64)) for _ in range(self._group.size)]
+        dist.all_gather(everyone, _C.from_numpy(digest))
+        differing = [r for r, d in enumerate(everyone) if int(d.item()) != int(digest[0])]
+        if differing:
+            raise RuntimeError(f"DistributedDataParallel: rank {self._group.rank}'s model differs from rank(s) "
+                               f"{differing} in its parameters' names, shapes or dtypes; every rank must build the same "
+                               f"model. This rank's: {layout}")
+
+    def forward(self, *inputs, **kwargs):
+        if self.broadcast_buffers and self._group.size > 1:
+            buffers = list(self.module.buffers())
+            if buffers:
+                with no_grad():
+                    _broadcast_coalesced(buffers, "DistributedDataParallel (buffers)")
+        if _C.is_grad_enabled() and self.require_backward_grad_sync:
+            self._prepare_for_backward()
+        return self.module(*inputs, **kwargs)
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Within the block, backward accumulates gradients locally without all-reducing them."""
+        previous = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = previous
+
+    # ------------------------------------------------------------ the reducer
+
+    def _prepare_for_backward(self):
+        if self._armed and any(self._ready):
+            missing = [n for n, r in zip(self._param_names, self._ready) if not r]
+            raise RuntimeError(
+                "DistributedDataParallel: the previous backward did not finish reducing gradients: these parameters "
+                f"got no gradient: {missing}. Every parameter that requires grad must take part in computing the "
+                "loss (set requires_grad=False on the ones that do not)")
+        self._armed = True
+        self._ready = [False] * len(self._params)
+        self._next_bucket = 0
+        for bucket in self._buckets:
+            bucket.pending = len(bucket.indices)
+            bucket.request = None
+
+    def _grad_ready(self, index, param):
+        if not self._armed:
+            return
+        if self._ready[index]:
+            raise RuntimeError(f"DistributedDataParallel: parameter {self._param_names[index]} got its gradient twice "
+                               "after one forward (backward through the same graph again?)")
+        self._ready[index] = True
+        t0 = time.perf_counter()
+        b, k = self._bucket_of[index]
+        bucket = self._buckets[b]
+        lo, hi = bucket.offsets[k], bucket.offsets[k + 1]
+        np.multiply(param.grad.numpy().reshape(-1), 1.0 / self._group.size, out=bucket.view[lo:hi])
+        self.comm_stats["copy_s"] += time.perf_counter() - t0
+        bucket.pending -= 1
+        if bucket.pending == 0:
+            self._launch_ready_buckets()
+        elif self._next_bucket:  # MPI advances started all-reduces only inside MPI calls: give it one
+            self._group.mpi.Request.Testall([bk.request for bk in self._buckets[:self._next_bucket]])
+
+    def _launch_ready_buckets(self):
+        group = self._group
+        while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
+            bucket = self._buckets[self._next_bucket]
+            bucket.request = group.comm.Iallreduce(group.mpi.IN_PLACE, bucket.view, op=group.mpi.SUM)
+            self._next_bucket += 1
+        if self._next_bucket == len(self._buckets):
+            self._finish_reduction()
+
+    def _finish_reduction(self):
+        t0 = time.perf_counter()
+        dist._wait([b.request for b in self._buckets], "DistributedDataParallel: gradient all-reduce", self._group)
+        t1 = time.perf_counter()
+        for bucket in self._buckets:
+            for k, i in enumerate(bucket.indices):
+                self._params[i].grad.numpy().reshape(-1)[:] = bucket.view[bucket.offsets[k]:bucket.offsets[k + 1]]
+            bucket.request = None
+        self._armed = False
+        self.comm_stats["wait_s"] += t1 - t0
+        self.comm_stats["copy_s"] += time.perf_counter() - t1
+        self.comm_stats["reductions"] += 1
+
+
+def _remove_hooks(handles):
+    for h in handles:
+        h.remove()
