@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace rt::cuda {
 
