@@ -329,3 +329,13 @@ def test_test_device_memory_starts_poisoned():
     """Fresh testdev memory is NaN (all-ones bytes): an output a kernel forgets to write shows up."""
     for dt, check in ((rt.float32, np.isnan), (rt.float64, np.isnan), (rt.int64, lambda a: a == -1)):
         assert check(host(rt.empty(17, dtype=dt, device="testdev"))).all()
+
+
+def test_save_and_load_a_device_state_dict(device, tmp_path):
+    """Tensors on a device are saved from the host (and load onto the CPU, as map_location='cpu')."""
+    net = nn.Linear(3, 2).to(device)
+    rt.save(net.state_dict(), tmp_path / "net.pt")
+    rt.safetensors.save_file(net.state_dict(), tmp_path / "net.safetensors")
+    for loaded in (rt.load(tmp_path / "net.pt"), rt.safetensors.load_file(tmp_path / "net.safetensors")):
+        for k, v in net.state_dict().items():
+            np.testing.assert_array_equal(loaded[k].numpy(), host(v))

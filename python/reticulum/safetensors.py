@@ -38,7 +38,7 @@ def save_file(tensors, filename, metadata=None):
             raise TypeError(f"save_file: tensor names must be strings, got {name!r}")
         if not isinstance(t, Tensor):
             raise TypeError(f"save_file: '{name}' is a {type(t).__name__}, not a Tensor")
-        arrays[name] = np.ascontiguousarray(t.detach().numpy())
+        arrays[name] = np.ascontiguousarray(t.detach().cpu().numpy())
     if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                                          for k, v in metadata.items())):
         raise TypeError("save_file: metadata must be a dict of str -> str")

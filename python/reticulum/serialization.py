@@ -83,7 +83,7 @@ def save(obj, path):
     tree = _encode(obj, tensors)
     entries, blobs, offset = [], [], 0
     for t in tensors:
-        a = np.ascontiguousarray(t.detach().numpy()).astype(numpy_dtype(t.dtype), copy=False)
+        a = np.ascontiguousarray(t.detach().cpu().numpy()).astype(numpy_dtype(t.dtype), copy=False)  # a device tensor is saved from the host
         raw = a.tobytes()
         entries.append({"dtype": t.dtype.name, "shape": list(t.shape), "offset": offset, "nbytes": len(raw),
                         "requires_grad": bool(t.requires_grad)})

@@ -9,9 +9,11 @@
 //   never written, or memory read after release, shows up.
 // - Its kernels delegate to the CPU's on untagged aliases of their operands, after refusing any
 //   operand that is not a testdev tensor: op code must check devices (check_same_device) first.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "reticulum/backend.h"

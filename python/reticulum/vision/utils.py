@@ -21,9 +21,9 @@ def _as_batch_array(tensor):
         shapes = {tuple(t.shape) for t in tensor}
         if len(shapes) != 1:
             raise ValueError(f"make_grid: all images in the list must have the same shape, got {sorted(shapes)}")
-        a = np.stack([t.detach().numpy() for t in tensor])
+        a = np.stack([t.detach().cpu().numpy() for t in tensor])
     elif isinstance(tensor, Tensor):
-        a = tensor.detach().numpy()
+        a = tensor.detach().cpu().numpy()
     else:
         raise TypeError(f"make_grid: expected a Tensor or a list of Tensors, got {type(tensor).__name__}")
     a = np.asarray(a, dtype=np.float64)
