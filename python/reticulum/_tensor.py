@@ -171,18 +171,25 @@ def _setitem(self, key, value):
         _setitem_advanced(view, adv, src)
 
 
+def _values_for(src, want):
+    """`src` broadcast to the indexing result's shape `want` (as itself when it already has it); a shape
+    that does not broadcast there is PyTorch's setitem RuntimeError."""
+    if tuple(src.shape) == want:
+        return src
+    try:
+        if _C._broadcast_shapes([tuple(src.shape), want], "setitem") != want:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast to "
+                           f"indexing result of shape {want}") from None
+    return src.expand(*want)
+
+
 def _setitem_advanced(view, adv, src):
     """x[i0, i1, ...] = src with several index tensors: the positions they address in a contiguous copy of
     `view` become one flat index, written by scatter (repeated positions: the last value wins), then copied back."""
     want = tuple(_advanced(view, adv).shape)  # the shape the values must broadcast to (and the index checks)
-    if tuple(src.shape) != want:
-        try:
-            if _C._broadcast_shapes([tuple(src.shape), want], "setitem") != want:
-                raise ValueError
-        except ValueError:
-            raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast "
-                               f"to indexing result of shape {want}") from None
-    vals = src.expand(*want)
+    vals = _values_for(src, want)
     position = _C.arange(0, view.numel(), 1, _dtype.int64).reshape(*view.shape)
     flat_pos = _advanced(position, adv).reshape(-1)
     flat = view.contiguous().reshape(-1).scatter(0, flat_pos, vals._to_dtype(view.dtype).reshape(-1))
@@ -192,14 +199,7 @@ def _setitem_advanced(view, adv, src):
 def _reshape_values(src, idx, view, d):
     """Values for x[..., idx, ...] = src, laid out with idx flattened."""
     want = (*view.shape[:d], *idx.shape, *view.shape[d + 1:])
-    if tuple(src.shape) != want:
-        try:
-            if _C._broadcast_shapes([tuple(src.shape), want], "setitem") != want:
-                raise ValueError
-        except ValueError:
-            raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(src.shape)} cannot be broadcast to "
-                               f"indexing result of shape {want}") from None
-    full = src.expand(*want) if tuple(src.shape) != want else src
+    full = _values_for(src, want)
     return full.reshape(*view.shape[:d], -1, *view.shape[d + 1:])
 
 
