@@ -86,8 +86,13 @@ __device__ T unary_one(UnaryOp op, T x, T A, T B) {
         return pow(x, A);
       case UnaryOp::Sin: return sin(x);
       case UnaryOp::Cos: return cos(x);
-      case UnaryOp::Log1p: return log1p(x);
-      case UnaryOp::Erf: return erf(x);
+#define RT_FORMULA_FORWARD(Op, name, grad_fn, where, forward, backward) \
+  case UnaryOp::Op: {                                                   \
+    RT_FORMULA_MATH;                                                    \
+    return (forward);                                                   \
+  }
+        RT_FORMULA_UNARY_OPS(RT_FORMULA_FORWARD)
+#undef RT_FORMULA_FORWARD
       case UnaryOp::Gelu:  // A = 0: exact (erf); A = 1: PyTorch's tanh approximation
         if (A == T(0)) return T(0.5) * x * (T(1) + erf(x * T(M_SQRT1_2)));
         return T(0.5) * x * (T(1) + tanh(T(M_SQRT2 * M_2_SQRTPI * 0.5) * (x + T(0.044715) * x * x * x)));
@@ -136,8 +141,13 @@ __device__ T unary_grad_one(UnaryOp op, T gy, T x, T y, T A, T B) {
     case UnaryOp::Heaviside: return T(0);
     case UnaryOp::Sin: return gy * cos(x);
     case UnaryOp::Cos: return -gy * sin(x);
-    case UnaryOp::Log1p: return gy / (T(1) + x);
-    case UnaryOp::Erf: return gy * T(M_2_SQRTPI) * exp(-x * x);
+#define RT_FORMULA_BACKWARD(Op, name, grad_fn, where, forward, backward) \
+  case UnaryOp::Op: {                                                    \
+    RT_FORMULA_MATH;                                                     \
+    return (backward);                                                   \
+  }
+      RT_FORMULA_UNARY_OPS(RT_FORMULA_BACKWARD)
+#undef RT_FORMULA_BACKWARD
     case UnaryOp::Gelu:
       if (A == T(0)) {  // Phi(x) + x phi(x)
         return gy * (T(0.5) * (T(1) + erf(x * T(M_SQRT1_2))) + x * T(M_2_SQRTPI * M_SQRT1_2 * 0.5) * exp(T(-0.5) * x * x));

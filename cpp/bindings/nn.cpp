@@ -32,6 +32,14 @@ void bind_nn(py::module_& root) {
         py::arg("weight").none(true), py::arg("bias").none(true), py::arg("training"), py::arg("momentum"), py::arg("eps"), GilRelease());
   m.def("dropout", &dropout, py::arg("input"), py::arg("p"), py::arg("training"), py::arg("channelwise"), GilRelease());
   m.def("softplus", &softplus, py::arg("input"));
+  // Formula ops placed as NN (unary_formulas.h); the METHOD ones are bound in tensor.cpp.
+#define RT_BIND_NN(name) m.def(#name, &name, py::arg("input"), GilRelease());
+#define RT_BIND_METHOD(name)
+#define RT_FORMULA_BIND(Op, name, grad_fn, where, forward, backward) RT_BIND_##where(name)
+  RT_FORMULA_UNARY_OPS(RT_FORMULA_BIND)
+#undef RT_FORMULA_BIND
+#undef RT_BIND_METHOD
+#undef RT_BIND_NN
   m.def("gelu", &gelu, py::arg("input"), py::arg("tanh_approximation"));
   m.def("reduce_loss", [](const Tensor& loss, const std::string& reduction, const std::string& name) {
     return apply_reduction(loss, parse_reduction(reduction, name.c_str()));

@@ -310,8 +310,6 @@ void bind_tensor(py::module_& m, Cls& c) {
       .def("sign", [](const Tensor& t) { return maybe_nogil(t, [&] { return sign(t); }); })
       .def("sin", [](const Tensor& t) { return maybe_nogil(t, [&] { return sin(t); }); })
       .def("cos", [](const Tensor& t) { return maybe_nogil(t, [&] { return cos(t); }); })
-      .def("log1p", [](const Tensor& t) { return maybe_nogil(t, [&] { return log1p(t); }); })
-      .def("erf", [](const Tensor& t) { return maybe_nogil(t, [&] { return erf(t); }); })
       .def("square", [](const Tensor& t) { return pow_scalar(t, 2.0); })
       .def("clamp", [](const Tensor& t, const py::object& lo, const py::object& hi) {
              // A Python float bound makes an integer tensor's result float32, as in PyTorch, even when
@@ -353,6 +351,14 @@ void bind_tensor(py::module_& m, Cls& c) {
       return t;
     };
   };
+  // Formula ops placed as METHOD (unary_formulas.h); the NN ones are bound in nn.cpp.
+#define RT_BIND_METHOD(name) c.def(#name, [](const Tensor& t) { return maybe_nogil(t, [&] { return name(t); }); });
+#define RT_BIND_NN(name)
+#define RT_FORMULA_BIND(Op, name, grad_fn, where, forward, backward) RT_BIND_##where(name)
+  RT_FORMULA_UNARY_OPS(RT_FORMULA_BIND)
+#undef RT_FORMULA_BIND
+#undef RT_BIND_NN
+#undef RT_BIND_METHOD
   c.def("add_", inplace("add_", &add)).def("sub_", inplace("sub_", &sub)).def("mul_", inplace("mul_", &mul)).def("div_", inplace("div_", &div));
   c.def("floor_divide_", inplace("floor_divide_", &floor_divide)).def("__ifloordiv__", inplace("floor_divide_", &floor_divide));
   c.def("__iadd__", inplace("add_", &add)).def("__isub__", inplace("sub_", &sub)).def("__imul__", inplace("mul_", &mul)).def("__itruediv__", inplace("div_", &div));

@@ -4,12 +4,16 @@
 // below). CPU lives in src/cpu, the test-only device in src/testdev, CUDA in cuda/.
 #pragma once
 #include "reticulum/tensor.h"
+#include "reticulum/unary_formulas.h"
 
 namespace rt {
 
 enum class UnaryOp : int8_t {
   Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside, Softplus,
-  Sin, Cos, Log1p, Erf, Gelu  // Gelu: args.a = 0 exact (erf), 1 tanh approximation
+  Sin, Cos, Gelu,  // Gelu: args.a = 0 exact (erf), 1 tanh approximation
+#define RT_UNARY_ENUM(Op, ...) Op,
+  RT_FORMULA_UNARY_OPS(RT_UNARY_ENUM)
+#undef RT_UNARY_ENUM
 };
 enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDiv, TruncDiv };  // integer divisors nonzero
 enum class CompareOp : int8_t { Eq, Ne, Lt, Le, Gt, Ge };

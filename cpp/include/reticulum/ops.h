@@ -79,8 +79,10 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
 Tensor heaviside(const Tensor& x, const Tensor& values);
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
-Tensor log1p(const Tensor& x);
-Tensor erf(const Tensor& x);
+// The formula ops (unary_formulas.h): log1p, erf, ...
+#define RT_FORMULA_OP(Op, name, ...) Tensor name(const Tensor& x);
+RT_FORMULA_UNARY_OPS(RT_FORMULA_OP)
+#undef RT_FORMULA_OP
 // GELU, exact (x * Phi(x)) or with PyTorch's tanh approximation; floating-point input only.
 Tensor gelu(const Tensor& x, bool tanh_approximation);
 

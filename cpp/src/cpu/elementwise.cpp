@@ -94,12 +94,20 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
     case UnaryOp::Cos:
       if constexpr (is_float) o = x.cos();
       break;
-    case UnaryOp::Log1p:
-      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::log1p(xp[i]);
-      break;
-    case UnaryOp::Erf:
-      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::erf(xp[i]);
-      break;
+    // Formula ops (unary_formulas.h): the level tables evaluate them for floats; this is their
+    // portable definition should a table decline.
+#define RT_FORMULA_FORWARD(Op, name, grad_fn, where, forward, backward) \
+  case UnaryOp::Op:                                                     \
+    if constexpr (is_float) {                                           \
+      RT_FORMULA_MATH;                                                  \
+      for (int64_t i = 0; i < n; ++i) {                                 \
+        const T x = xp[i];                                              \
+        op_[i] = (forward);                                             \
+      }                                                                 \
+    }                                                                   \
+    break;
+      RT_FORMULA_UNARY_OPS(RT_FORMULA_FORWARD)
+#undef RT_FORMULA_FORWARD
     case UnaryOp::Gelu:
       if constexpr (is_float) {
         if (A == T(0)) {
@@ -160,8 +168,17 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
     case UnaryOp::Heaviside: g.setZero(); break;
     case UnaryOp::Sin: g = gy * x.cos(); break;
     case UnaryOp::Cos: g = -gy * x.sin(); break;
-    case UnaryOp::Log1p: g = gy / (T(1) + x); break;
-    case UnaryOp::Erf: g = gy * T(M_2_SQRTPI) * (-x.square()).exp(); break;
+#define RT_FORMULA_BACKWARD(Op, name, grad_fn, where, forward, backward) \
+  case UnaryOp::Op: {                                                    \
+    RT_FORMULA_MATH;                                                     \
+    for (int64_t i = 0; i < n; ++i) {                                    \
+      const T gy = gyp[i], x = xp[i];                                    \
+      gp[i] = (backward);                                                \
+    }                                                                    \
+    break;                                                               \
+  }
+      RT_FORMULA_UNARY_OPS(RT_FORMULA_BACKWARD)
+#undef RT_FORMULA_BACKWARD
     case UnaryOp::Gelu:
       if (A == T(0)) {  // Phi(x) + x phi(x)
         const T inv_sqrt_2pi = static_cast<T>(M_2_SQRTPI * M_SQRT1_2 * 0.5);

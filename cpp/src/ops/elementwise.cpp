@@ -309,8 +309,10 @@ Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "SigmoidBack
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "TanhBackward0", x, {}, true, true); }
 Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, "SinBackward0", x, {}, true, false); }
 Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, "CosBackward0", x, {}, true, false); }
-Tensor log1p(const Tensor& x) { return unary_op(UnaryOp::Log1p, "Log1PBackward0", x, {}, true, false); }
-Tensor erf(const Tensor& x) { return unary_op(UnaryOp::Erf, "ErfBackward0", x, {}, true, false); }
+#define RT_FORMULA_OP(Op, name, grad_fn, where, forward, backward) \
+  Tensor name(const Tensor& x) { return unary_op(UnaryOp::Op, grad_fn, x, {}, true, false); }
+RT_FORMULA_UNARY_OPS(RT_FORMULA_OP)
+#undef RT_FORMULA_OP
 Tensor gelu(const Tensor& x, bool tanh_approximation) {
   if (!is_floating(x->dtype))  // PyTorch has no integer GELU kernel and does not promote
     fail<RuntimeError>("gelu: expected a floating-point input, got ", dtype_name(x->dtype), " of shape ", shape_str(x->shape));

@@ -17,7 +17,8 @@ from .conv import Conv1d, Conv2d, Conv3d
 from .pooling import MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout, Dropout2d
-from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Softplus
+from .activation import *  # noqa: F403 (activation.__all__: a new activation is added in its file alone)
+from .activation import __all__ as _activation_all
 from .flatten import Flatten, Unflatten
 from .container import Sequential, ModuleList, ModuleDict
 from .loss import L1Loss, MSELoss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss, SmoothL1Loss, HuberLoss
@@ -27,8 +28,7 @@ from .upsampling import Upsample
 
 __all__ = [
     "Module", "Identity", "Linear", "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
-    "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-    "GELU", "Softmax", "LogSoftmax", "Softplus", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict", "L1Loss",
+    "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict", "L1Loss",
     "MSELoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss", "SmoothL1Loss", "HuberLoss", "LayerNorm",
-    "Embedding", "Upsample",
+    "Embedding", "Upsample", *_activation_all,
 ]
