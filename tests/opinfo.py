@@ -273,6 +273,8 @@ register(
           ints="float", special=SPECIAL),
     unary("softplus", {"F": lambda L, x: L.F.softplus(x)}, lambda x: np.logaddexp(0, x), ints=None,
           special=np.tile([-1000.0, -100, -50.0, -20, -3, -1e-8, 0.0, 1e-8, 3, 19, 20, 21, 30.0, 50.0, 100, 1000.0], 3)),
+    unary("softsign", {"F": lambda L, x: L.F.softsign(x), "module": lambda L, x: L.nn.Softsign()(x)},
+          lambda x: x / (1 + np.abs(x)), ints="float", special=SPECIAL),
     unary("clamp", {"method": lambda L, x, **kw: x.clamp(**kw), "fn": lambda L, x, **kw: L.clamp(x, **kw),
                     "positional": lambda L, x, **kw: x.clamp(kw.get("min"), kw.get("max"))}, _clamp,
           domain="any", grad_domain="clamp",

@@ -20,7 +20,8 @@
 // clang-format off
 #define RT_FORMULA_UNARY_OPS(X)                                                                         \
   X(Log1p, log1p, "Log1PBackward0", METHOD, log1p(x), gy / (T(1) + x))                                  \
-  X(Erf, erf, "ErfBackward0", METHOD, erf(x), gy * T(M_2_SQRTPI) * exp(-x * x))
+  X(Erf, erf, "ErfBackward0", METHOD, erf(x), gy * T(M_2_SQRTPI) * exp(-x * x))                        \
+  X(Softsign, softsign, "SoftsignBackward0", NN, x / (T(1) + fabs(x)), gy / ((T(1) + fabs(x)) * (T(1) + fabs(x))))
 // clang-format on
 
 // The math functions a formula may call, brought into the scope that evaluates it: the std overloads

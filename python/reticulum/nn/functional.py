@@ -53,6 +53,11 @@ def softplus(input):  # noqa: A002
     return _nn.softplus(input)
 
 
+def softsign(input):  # noqa: A002
+    """x / (1 + |x|)."""
+    return _nn.softsign(input)
+
+
 def heaviside(input, values):  # noqa: A002
     return _C.heaviside(input, values)
 
