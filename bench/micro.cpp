@@ -57,7 +57,11 @@ static Case conv_case(const char* name, Shape x, Shape w, int64_t pad, bool back
   ConvArgs a{{1, 1}, {pad, pad}, {1, 1}, 1};
   const int64_t oh = x[2] + 2 * pad - w[2] + 1, ow = x[3] + 2 * pad - w[3] + 1;
   const double f = 2.0 * x[0] * w[0] * w[1] * w[2] * w[3] * oh * ow;
-  if (!backward) return {name, f, [=] { GradModeGuard g(false); conv_nd(2, xi, wi, Tensor{}, a, "conv2d"); }};
+  if (!backward)
+    return {name, f, [=] {
+              GradModeGuard g(false);
+              conv_nd(2, xi, wi, Tensor{}, a, "conv2d");
+            }};
   return {name, 3 * f, [=] {
             Tensor y = conv_nd(2, xi, wi, Tensor{}, a, "conv2d");
             run_backward(sum(y, {}, false), Tensor{}, false);

@@ -77,12 +77,12 @@ void bmm(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
   const long long sa = a->strides[0], sb = b->strides[0], sc = M * N;
   if (a->dtype == DType::Float64) {
     const double one = 1, zero = 0;
-    check_blas(cublasDgemmStridedBatched(h, ob.op, oa.op, m, n, k, &one, b->data<double>(), lda, sb, a->data<double>(), ldb, sa, &zero,
-                                         out->data<double>(), m, sc, batch));
+    check_blas(cublasDgemmStridedBatched(h, ob.op, oa.op, m, n, k, &one, b->data<double>(), lda, sb, a->data<double>(), ldb, sa,
+                                         &zero, out->data<double>(), m, sc, batch));
   } else {
     const float one = 1, zero = 0;
-    check_blas(cublasSgemmStridedBatched(h, ob.op, oa.op, m, n, k, &one, b->data<float>(), lda, sb, a->data<float>(), ldb, sa, &zero,
-                                         out->data<float>(), m, sc, batch));
+    check_blas(cublasSgemmStridedBatched(h, ob.op, oa.op, m, n, k, &one, b->data<float>(), lda, sb, a->data<float>(), ldb, sa,
+                                         &zero, out->data<float>(), m, sc, batch));
   }
 }
 

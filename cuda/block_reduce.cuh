@@ -28,15 +28,16 @@ __device__ V block_reduce(V v, F combine) {
 
 struct SumOp {
   template <class V>
-  __device__ V operator()(V a, V b) const { return a + b; }
+  __device__ V operator()(V a, V b) const {
+    return a + b;
+  }
 };
 
 template <class T>
 __device__ void atomic_add(T* p, T v) {
   if constexpr (std::is_same_v<T, int64_t>)
     atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));  // two's complement: same bits
-  else
-    atomicAdd(p, v);
+  else atomicAdd(p, v);
 }
 
 }  // namespace rt::cuda

@@ -50,7 +50,8 @@ struct ConvDescs {
     set_dense(x, type, xd);
     set_dense(y, type, yd);
     set_dense(bias, type, bd);
-    check_dnn(cudnnSetFilterNdDescriptor(w, type, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()), "describing the weight");
+    check_dnn(cudnnSetFilterNdDescriptor(w, type, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()),
+              "describing the weight");
     check_dnn(cudnnSetConvolutionNdDescriptor(conv, ns, pad.data(), stride.data(), dil.data(), CUDNN_CROSS_CORRELATION, type),
               "describing the convolution");
     check_dnn(cudnnSetConvolutionGroupCount(conv, dim(g.groups)), "setting the groups");
@@ -77,7 +78,8 @@ struct ConvDescs {
       strides[i] = dim(acc);
       acc *= dims[i];
     }
-    check_dnn(cudnnSetTensorNdDescriptor(t, type, static_cast<int>(dims.size()), dims.data(), strides.data()), "describing a tensor");
+    check_dnn(cudnnSetTensorNdDescriptor(t, type, static_cast<int>(dims.size()), dims.data(), strides.data()),
+              "describing a tensor");
   }
 };
 
@@ -111,7 +113,8 @@ int choose(Pass pass, const ConvGeom& g, DType dt, Device d, Query query) {
       g_algos[key] = static_cast<int>(perf[i].algo);
       return static_cast<int>(perf[i].algo);
     }
-  fail<RuntimeError>("conv: cuDNN has no algorithm for this convolution (N=", g.N, ", C=", g.C, ", O=", g.O, ", groups=", g.groups, ")");
+  fail<RuntimeError>("conv: cuDNN has no algorithm for this convolution (N=", g.N, ", C=", g.C, ", O=", g.O,
+                     ", groups=", g.groups, ")");
 }
 
 // alpha/beta in the type cuDNN expects for the data type.
@@ -125,7 +128,9 @@ struct Scalars {
 };
 
 void zero_fill(const Tensor& t) {
-  if (t) check(cudaMemsetAsync(t->raw(), 0, static_cast<size_t>(t->numel()) * itemsize(t->dtype), stream(t->device)), "zeroing a gradient");
+  if (t)
+    check(cudaMemsetAsync(t->raw(), 0, static_cast<size_t>(t->numel()) * itemsize(t->dtype), stream(t->device)),
+          "zeroing a gradient");
 }
 
 bool is_empty(const ConvGeom& g) {
@@ -146,18 +151,21 @@ void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Ten
   cudnnHandle_t h = cudnn(d);
   ConvDescs desc(g, x->dtype);
   const Scalars s(x->dtype);
-  const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(choose<cudnnConvolutionFwdAlgoPerf_t>(Pass::Forward, g, x->dtype, d, [&](int n, int* found, auto* perf) {
-    return cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv, desc.y, n, found, perf);
-  }));
+  const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(
+      choose<cudnnConvolutionFwdAlgoPerf_t>(Pass::Forward, g, x->dtype, d, [&](int n, int* found, auto* perf) {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv, desc.y, n, found, perf);
+      }));
   size_t ws = 0;
   check_dnn(cudnnGetConvolutionForwardWorkspaceSize(h, desc.x, desc.w, desc.conv, desc.y, algo, &ws), "sizing the workspace");
   Scratch work(d, ws);
-  check_dnn(cudnnConvolutionForward(h, s.one(), desc.x, x->raw(), desc.w, w->raw(), desc.conv, algo, work.get(), ws, s.zero(), desc.y, out->raw()),
+  check_dnn(cudnnConvolutionForward(h, s.one(), desc.x, x->raw(), desc.w, w->raw(), desc.conv, algo, work.get(), ws, s.zero(),
+                                    desc.y, out->raw()),
             "running the forward convolution");
   if (b) check_dnn(cudnnAddTensor(h, s.one(), desc.bias, b->raw(), s.one(), desc.y, out->raw()), "adding the bias");
 }
 
-void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                   const Tensor& gb) {
   DeviceGuard guard(gy->device);
   if (is_empty(g)) {  // nothing flows: every gradient is zero
     zero_fill(gx);
@@ -170,28 +178,34 @@ void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Te
   ConvDescs desc(g, x->dtype);
   const Scalars s(x->dtype);
   if (gx) {
-    const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(choose<cudnnConvolutionBwdDataAlgoPerf_t>(Pass::Data, g, x->dtype, d, [&](int n, int* found, auto* perf) {
-      return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv, desc.x, n, found, perf);
-    }));
+    const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(
+        choose<cudnnConvolutionBwdDataAlgoPerf_t>(Pass::Data, g, x->dtype, d, [&](int n, int* found, auto* perf) {
+          return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv, desc.x, n, found, perf);
+        }));
     size_t ws = 0;
-    check_dnn(cudnnGetConvolutionBackwardDataWorkspaceSize(h, desc.w, desc.y, desc.conv, desc.x, algo, &ws), "sizing the workspace");
+    check_dnn(cudnnGetConvolutionBackwardDataWorkspaceSize(h, desc.w, desc.y, desc.conv, desc.x, algo, &ws),
+              "sizing the workspace");
     Scratch work(d, ws);
-    check_dnn(cudnnConvolutionBackwardData(h, s.one(), desc.w, w->raw(), desc.y, gy->raw(), desc.conv, algo, work.get(), ws, s.zero(), desc.x,
-                                           gx->raw()),
+    check_dnn(cudnnConvolutionBackwardData(h, s.one(), desc.w, w->raw(), desc.y, gy->raw(), desc.conv, algo, work.get(), ws,
+                                           s.zero(), desc.x, gx->raw()),
               "computing the input gradient");
   }
   if (gw) {
-    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(choose<cudnnConvolutionBwdFilterAlgoPerf_t>(Pass::Filter, g, x->dtype, d, [&](int n, int* found, auto* perf) {
-      return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv, desc.w, n, found, perf);
-    }));
+    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(
+        choose<cudnnConvolutionBwdFilterAlgoPerf_t>(Pass::Filter, g, x->dtype, d, [&](int n, int* found, auto* perf) {
+          return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv, desc.w, n, found, perf);
+        }));
     size_t ws = 0;
-    check_dnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, desc.x, desc.y, desc.conv, desc.w, algo, &ws), "sizing the workspace");
+    check_dnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, desc.x, desc.y, desc.conv, desc.w, algo, &ws),
+              "sizing the workspace");
     Scratch work(d, ws);
-    check_dnn(cudnnConvolutionBackwardFilter(h, s.one(), desc.x, x->raw(), desc.y, gy->raw(), desc.conv, algo, work.get(), ws, s.zero(), desc.w,
-                                             gw->raw()),
+    check_dnn(cudnnConvolutionBackwardFilter(h, s.one(), desc.x, x->raw(), desc.y, gy->raw(), desc.conv, algo, work.get(), ws,
+                                             s.zero(), desc.w, gw->raw()),
               "computing the weight gradient");
   }
-  if (gb) check_dnn(cudnnConvolutionBackwardBias(h, s.one(), desc.y, gy->raw(), s.zero(), desc.bias, gb->raw()), "computing the bias gradient");
+  if (gb)
+    check_dnn(cudnnConvolutionBackwardBias(h, s.one(), desc.y, gy->raw(), s.zero(), desc.bias, gb->raw()),
+              "computing the bias gradient");
 }
 
 }  // namespace rt::cuda

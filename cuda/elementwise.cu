@@ -113,8 +113,8 @@ void unary(UnaryOp op, const Tensor& x, const Tensor& out, UnaryArgs args) {
   DeviceGuard guard(out->device);
   dispatch_numeric(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    unary_kernel<T><<<grid_for(n), kThreads, 0, stream(out->device)>>>(op, n, x->data<T>(), out->data<T>(), static_cast<T>(args.a),
-                                                                         static_cast<T>(args.b));
+    unary_kernel<T><<<grid_for(n), kThreads, 0, stream(out->device)>>>(op, n, x->data<T>(), out->data<T>(),
+                                                                       static_cast<T>(args.a), static_cast<T>(args.b));
   });
   check_launch("unary");
 }
@@ -173,8 +173,8 @@ void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor&
     const T* gyp = gy->data<T>();
     const T* xp = x ? x->data<T>() : gyp;  // ops that need only y (or only x) pass the other as null
     const T* yp = y ? y->data<T>() : gyp;
-    unary_backward_kernel<T><<<grid_for(n), kThreads, 0, stream(gx->device)>>>(op, n, gyp, xp, yp, gx->data<T>(), static_cast<T>(args.a),
-                                                                                 static_cast<T>(args.b));
+    unary_backward_kernel<T><<<grid_for(n), kThreads, 0, stream(gx->device)>>>(op, n, gyp, xp, yp, gx->data<T>(),
+                                                                               static_cast<T>(args.a), static_cast<T>(args.b));
   });
   check_launch("unary_backward");
 }
@@ -294,7 +294,8 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
   const auto g = make_strided<4>(out->shape, {&out, &cond, &a, &b}, "where");
   dispatch_all(out->dtype, [&](auto tag) {
     using T = decltype(tag);
-    where_kernel<T><<<grid_for(n), kThreads, 0, stream(out->device)>>>(g, n, out->data<T>(), cond->data<bool>(), a->data<T>(), b->data<T>());
+    where_kernel<T>
+        <<<grid_for(n), kThreads, 0, stream(out->device)>>>(g, n, out->data<T>(), cond->data<bool>(), a->data<T>(), b->data<T>());
   });
   check_launch("where");
 }

@@ -16,8 +16,9 @@ inline unsigned grid_for(int64_t n) {
 }
 
 // Every index in [0, n) once, whatever the grid.
-#define RT_GRID_LOOP(i, n) \
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+#define RT_GRID_LOOP(i, n)                                                               \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
 constexpr int kMaxDims = 16;
 

@@ -11,8 +11,8 @@ namespace rt::cuda {
 
 // Per channel c: mean/invstd outputs, the running stats update, and scale/shift for the apply pass.
 template <class T>
-__global__ void bn_stats_kernel(const T* x, const T* w, const T* b, T* rmean, T* rvar, bool training, double momentum, double eps, int64_t N,
-                                int64_t C, int64_t L, T* mean_out, T* invstd_out, T* scale, T* shift) {
+__global__ void bn_stats_kernel(const T* x, const T* w, const T* b, T* rmean, T* rvar, bool training, double momentum, double eps,
+                                int64_t N, int64_t C, int64_t L, T* mean_out, T* invstd_out, T* scale, T* shift) {
   const int64_t c = blockIdx.x, M = N * L;
   double mean, var;
   if (training) {
@@ -56,8 +56,8 @@ static T* ptr(const Tensor& t) {
   return t ? t->data<T>() : nullptr;
 }
 
-void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& rmean, const Tensor& rvar, bool training, double momentum,
-                double eps, const Tensor& outt, const Tensor& meant, const Tensor& invstdt) {
+void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& rmean, const Tensor& rvar, bool training,
+                double momentum, double eps, const Tensor& outt, const Tensor& meant, const Tensor& invstdt) {
   const int64_t N = xt->shape[0], C = xt->shape[1], L = xt->numel() / std::max<int64_t>(1, N * C);
   if (C == 0) return;
   DeviceGuard guard(outt->device);
@@ -66,8 +66,9 @@ void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tens
     using T = decltype(tag);
     Scratch coeffs(outt->device, 2 * C * sizeof(T));  // scale, shift
     T* scale = static_cast<T*>(coeffs.get());
-    bn_stats_kernel<T><<<static_cast<unsigned>(C), kThreads, 0, s>>>(xt->data<T>(), ptr<T>(wt), ptr<T>(bt), ptr<T>(rmean), ptr<T>(rvar), training,
-                                                                      momentum, eps, N, C, L, meant->data<T>(), invstdt->data<T>(), scale, scale + C);
+    bn_stats_kernel<T><<<static_cast<unsigned>(C), kThreads, 0, s>>>(xt->data<T>(), ptr<T>(wt), ptr<T>(bt), ptr<T>(rmean),
+                                                                     ptr<T>(rvar), training, momentum, eps, N, C, L,
+                                                                     meant->data<T>(), invstdt->data<T>(), scale, scale + C);
     check_launch("batch_norm");
     const int64_t n = xt->numel();
     if (n == 0) return;
@@ -78,8 +79,8 @@ void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tens
 
 // Per channel c: gw = sum(gy * xhat), gb = sum(gy), and the coefficients of gx = k * (gy - a - (x - mean) * b).
 template <class T>
-__global__ void bn_backward_stats_kernel(const T* x, const T* gy, const T* w, const T* mean, const T* invstd, bool training, int64_t N, int64_t C,
-                                         int64_t L, T* gw, T* gb, T* k_, T* a_, T* b_) {
+__global__ void bn_backward_stats_kernel(const T* x, const T* gy, const T* w, const T* mean, const T* invstd, bool training,
+                                         int64_t N, int64_t C, int64_t L, T* gw, T* gb, T* k_, T* a_, T* b_) {
   const int64_t c = blockIdx.x, M = N * L;
   const double mu = mean[c], is = invstd[c];
   double sg = 0, sgx = 0;
@@ -100,16 +101,16 @@ __global__ void bn_backward_stats_kernel(const T* x, const T* gy, const T* w, co
 }
 
 template <class T>
-__global__ void bn_backward_apply_kernel(const T* x, const T* gy, const T* mean, const T* k_, const T* a_, const T* b_, T* gx, int64_t n, int64_t C,
-                                         int64_t L) {
+__global__ void bn_backward_apply_kernel(const T* x, const T* gy, const T* mean, const T* k_, const T* a_, const T* b_, T* gx,
+                                         int64_t n, int64_t C, int64_t L) {
   RT_GRID_LOOP(q, n) {
     const int64_t c = (q / L) % C;
     gx[q] = k_[c] * (gy[q] - a_[c] - (x[q] - mean[c]) * b_[c]);
   }
 }
 
-void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, const Tensor& meant, const Tensor& invstdt, bool training,
-                         const Tensor& gxt, const Tensor& gwt, const Tensor& gbt) {
+void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, const Tensor& meant, const Tensor& invstdt,
+                         bool training, const Tensor& gxt, const Tensor& gwt, const Tensor& gbt) {
   const int64_t N = xt->shape[0], C = xt->shape[1], L = xt->numel() / std::max<int64_t>(1, N * C);
   if (C == 0) return;
   DeviceGuard guard(xt->device);
@@ -118,14 +119,14 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
     using T = decltype(tag);
     Scratch coeffs(xt->device, 3 * C * sizeof(T));  // k, a, b
     T* k = static_cast<T*>(coeffs.get());
-    bn_backward_stats_kernel<T><<<static_cast<unsigned>(C), kThreads, 0, s>>>(xt->data<T>(), gyt->data<T>(), ptr<T>(wt), meant->data<T>(),
-                                                                               invstdt->data<T>(), training, N, C, L, ptr<T>(gwt), ptr<T>(gbt), k,
-                                                                               k + C, k + 2 * C);
+    bn_backward_stats_kernel<T><<<static_cast<unsigned>(C), kThreads, 0, s>>>(
+        xt->data<T>(), gyt->data<T>(), ptr<T>(wt), meant->data<T>(), invstdt->data<T>(), training, N, C, L, ptr<T>(gwt),
+        ptr<T>(gbt), k, k + C, k + 2 * C);
     check_launch("batch_norm_backward");
     const int64_t n = xt->numel();
     if (!gxt || n == 0) return;
-    bn_backward_apply_kernel<T><<<grid_for(n), kThreads, 0, s>>>(xt->data<T>(), gyt->data<T>(), meant->data<T>(), k, k + C, k + 2 * C,
-                                                                  gxt->data<T>(), n, C, L);
+    bn_backward_apply_kernel<T><<<grid_for(n), kThreads, 0, s>>>(xt->data<T>(), gyt->data<T>(), meant->data<T>(), k, k + C,
+                                                                 k + 2 * C, gxt->data<T>(), n, C, L);
     check_launch("batch_norm_backward");
   });
 }
@@ -133,8 +134,8 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
 // loss_i = -(1-s) w[t] logp[t] - (s/C) sum_c w[c] logp[c]; ignored targets give 0 (and weight 0).
 // Op code has checked every other target is in [0, C); one that is not gives NaN, never a wild read.
 template <class T>
-__global__ void nll_kernel(const T* lp, const int64_t* tg, const T* w, int64_t ignore_index, double s, int64_t N, int64_t C, int64_t L, T* loss,
-                           T* wt) {
+__global__ void nll_kernel(const T* lp, const int64_t* tg, const T* w, int64_t ignore_index, double s, int64_t N, int64_t C,
+                           int64_t L, T* loss, T* wt) {
   RT_GRID_LOOP(i, N * L) {
     const int64_t n = i / L, l = i % L, t = tg[i];
     if (t == ignore_index || t < 0 || t >= C) {
@@ -155,22 +156,22 @@ __global__ void nll_kernel(const T* lp, const int64_t* tg, const T* w, int64_t i
   }
 }
 
-void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s, const Tensor& losst,
-              const Tensor& wtt) {
+void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s,
+              const Tensor& losst, const Tensor& wtt) {
   const int64_t N = logpt->shape[0], C = logpt->shape[1], L = logpt->numel() / std::max<int64_t>(1, N * C);
   if (N * L == 0) return;
   DeviceGuard guard(losst->device);
   dispatch_float(logpt->dtype, [&](auto tag) {
     using T = decltype(tag);
-    nll_kernel<T><<<grid_for(N * L), kThreads, 0, stream(losst->device)>>>(logpt->data<T>(), target->data<int64_t>(), ptr<T>(weight), ignore_index,
-                                                                             s, N, C, L, losst->data<T>(), wtt->data<T>());
+    nll_kernel<T><<<grid_for(N * L), kThreads, 0, stream(losst->device)>>>(
+        logpt->data<T>(), target->data<int64_t>(), ptr<T>(weight), ignore_index, s, N, C, L, losst->data<T>(), wtt->data<T>());
   });
   check_launch("nll_loss");
 }
 
 template <class T>
-__global__ void nll_backward_kernel(const T* g, const int64_t* tg, const T* w, int64_t ignore_index, double s, int64_t N, int64_t C, int64_t L,
-                                    T* gx) {
+__global__ void nll_backward_kernel(const T* g, const int64_t* tg, const T* w, int64_t ignore_index, double s, int64_t N,
+                                    int64_t C, int64_t L, T* gx) {
   RT_GRID_LOOP(i, N * L) {
     const int64_t n = i / L, l = i % L, t = tg[i];
     T* row = gx + n * C * L + l;
@@ -185,14 +186,15 @@ __global__ void nll_backward_kernel(const T* g, const int64_t* tg, const T* w, i
   }
 }
 
-void nll_loss_backward(const Tensor& gt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s, const Tensor& gxt) {
+void nll_loss_backward(const Tensor& gt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s,
+                       const Tensor& gxt) {
   const int64_t N = gxt->shape[0], C = gxt->shape[1], L = gxt->numel() / std::max<int64_t>(1, N * C);
   if (N * L == 0) return;
   DeviceGuard guard(gxt->device);
   dispatch_float(gxt->dtype, [&](auto tag) {
     using T = decltype(tag);
-    nll_backward_kernel<T><<<grid_for(N * L), kThreads, 0, stream(gxt->device)>>>(gt->data<T>(), target->data<int64_t>(), ptr<T>(weight),
-                                                                                    ignore_index, s, N, C, L, gxt->data<T>());
+    nll_backward_kernel<T><<<grid_for(N * L), kThreads, 0, stream(gxt->device)>>>(
+        gt->data<T>(), target->data<int64_t>(), ptr<T>(weight), ignore_index, s, N, C, L, gxt->data<T>());
   });
   check_launch("nll_loss_backward");
 }

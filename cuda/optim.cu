@@ -14,8 +14,8 @@ struct StepConsts {
 };
 
 template <class T>
-__global__ void optim_kernel(OptimKind kind, StepConsts<T> k, bool first, bool nesterov, bool decoupled, int64_t n, T* p, const T* gr, T* s0, T* s1,
-                             T* s2) {
+__global__ void optim_kernel(OptimKind kind, StepConsts<T> k, bool first, bool nesterov, bool decoupled, int64_t n, T* p,
+                             const T* gr, T* s0, T* s1, T* s2) {
   RT_GRID_LOOP(i, n) {
     switch (kind) {
       case OptimKind::SGD: {
@@ -79,8 +79,8 @@ __global__ void optim_kernel(OptimKind kind, StepConsts<T> k, bool first, bool n
   }
 }
 
-void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0, const Tensor& s1,
-                  const Tensor& s2) {
+void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0,
+                  const Tensor& s1, const Tensor& s2) {
   const int64_t n = p->numel();
   if (n == 0) return;
   DeviceGuard guard(p->device);
@@ -102,8 +102,8 @@ void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tenso
                           static_cast<T>(h.lr / (1 + static_cast<double>(step - 1) * h.lr_decay)),
                           static_cast<T>(h.rho)};
     auto ptr = [](const Tensor& t) { return t ? t->data<T>() : static_cast<T*>(nullptr); };
-    optim_kernel<T><<<grid_for(n), kThreads, 0, stream(p->device)>>>(kind, k, step == 1, h.nesterov, h.decoupled, n, p->data<T>(), g->data<T>(),
-                                                                       ptr(s0), ptr(s1), ptr(s2));
+    optim_kernel<T><<<grid_for(n), kThreads, 0, stream(p->device)>>>(kind, k, step == 1, h.nesterov, h.decoupled, n, p->data<T>(),
+                                                                     g->data<T>(), ptr(s0), ptr(s1), ptr(s2));
   });
   check_launch("optim_update");
 }

@@ -66,7 +66,8 @@ void max_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& idx,
     zero<T>(gx);
     const int64_t n = g.planes * g.OH * g.OW;
     if (n == 0) return;
-    max_pool_backward_kernel<T><<<grid_for(n), kThreads, 0, stream(gx->device)>>>(g, gy->data<T>(), idx->data<int64_t>(), gx->data<T>());
+    max_pool_backward_kernel<T>
+        <<<grid_for(n), kThreads, 0, stream(gx->device)>>>(g, gy->data<T>(), idx->data<int64_t>(), gx->data<T>());
     check_launch("max_pool2d_backward");
   });
 }
@@ -150,7 +151,9 @@ static void avg_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx, 
 }
 
 void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) { avg_forward(g, x, out, FixedWindow{}, "avg_pool2d"); }
-void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) { avg_backward(g, gy, gx, FixedWindow{}, "avg_pool2d_backward"); }
+void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
+  avg_backward(g, gy, gx, FixedWindow{}, "avg_pool2d_backward");
+}
 void adaptive_avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) {
   avg_forward(g, x, out, AdaptiveWindow{}, "adaptive_avg_pool2d");
 }
@@ -168,8 +171,11 @@ __global__ void affine_warp_kernel(const T* x, const double* theta, T* out, int6
     const double sx = m[0] * j + m[1] * i + m[2], sy = m[3] * j + m[4] * i + m[5];
     const double fx = floor(sx), fy = floor(sy), ax = sx - fx, ay = sy - fy;
     const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
-    auto at = [&](int64_t yy, int64_t xx) -> double { return (yy >= 0 && yy < H && xx >= 0 && xx < W) ? static_cast<double>(src[yy * W + xx]) : 0.0; };
-    out[k] = static_cast<T>((1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) + ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1)));
+    auto at = [&](int64_t yy, int64_t xx) -> double {
+      return (yy >= 0 && yy < H && xx >= 0 && xx < W) ? static_cast<double>(src[yy * W + xx]) : 0.0;
+    };
+    out[k] = static_cast<T>((1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) +
+                            ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1)));
   }
 }
 
@@ -179,7 +185,8 @@ void affine_warp(const Tensor& x, const Tensor& theta, const Tensor& out) {
   DeviceGuard guard(out->device);
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    affine_warp_kernel<T><<<grid_for(n), kThreads, 0, stream(out->device)>>>(x->data<T>(), theta->data<double>(), out->data<T>(), N, C, H, W);
+    affine_warp_kernel<T>
+        <<<grid_for(n), kThreads, 0, stream(out->device)>>>(x->data<T>(), theta->data<double>(), out->data<T>(), N, C, H, W);
   });
   check_launch("affine_warp");
 }

@@ -96,10 +96,9 @@ void reduce(ReduceOp op, const Tensor& x, int64_t outer, int64_t r, int64_t inne
     int64_t* ix = want_idx ? out->data<int64_t>() : nullptr;
     // Few outputs over long rows would leave most of the GPU idle one thread each.
     if (r > 64 && outs < 4096)
-      reduce_per_block<T><<<static_cast<unsigned>(std::min<int64_t>(outs, 65536)), kThreads, 0, stream(out->device)>>>(op, x->data<T>(), outs, r,
-                                                                                                                      inner, o, ix);
-    else
-      reduce_per_thread<T><<<grid_for(outs), kThreads, 0, stream(out->device)>>>(op, x->data<T>(), outs, r, inner, o, ix);
+      reduce_per_block<T><<<static_cast<unsigned>(std::min<int64_t>(outs, 65536)), kThreads, 0, stream(out->device)>>>(
+          op, x->data<T>(), outs, r, inner, o, ix);
+    else reduce_per_thread<T><<<grid_for(outs), kThreads, 0, stream(out->device)>>>(op, x->data<T>(), outs, r, inner, o, ix);
   });
   check_launch("reduce");
 }
@@ -118,7 +117,8 @@ void scatter_add_dim(const Tensor& out, const Tensor& idx, const Tensor& src, in
   DeviceGuard guard(out->device);
   dispatch_numeric(out->dtype, [&](auto tag) {
     using T = decltype(tag);
-    scatter_add_dim_kernel<T><<<grid_for(n), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(), src->data<T>(), n, r, inner);
+    scatter_add_dim_kernel<T>
+        <<<grid_for(n), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(), src->data<T>(), n, r, inner);
   });
   check_launch("scatter_add_dim");
 }
@@ -151,7 +151,9 @@ __global__ void softmax_per_thread(const T* x, T* out, int64_t rows, int64_t r, 
 
 struct MaxOp {
   template <class V>
-  __device__ V operator()(V a, V b) const { return fmax(a, b); }
+  __device__ V operator()(V a, V b) const {
+    return fmax(a, b);
+  }
 };
 
 // Softmax of one contiguous row (inner == 1) by one block.
@@ -187,10 +189,11 @@ void softmax(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1)
-      softmax_per_block<T><<<static_cast<unsigned>(std::min<int64_t>(rows, 65536)), kThreads, 0, stream(out->device)>>>(x->data<T>(),
-                                                                                                                       out->data<T>(), rows, r, log);
+      softmax_per_block<T><<<static_cast<unsigned>(std::min<int64_t>(rows, 65536)), kThreads, 0, stream(out->device)>>>(
+          x->data<T>(), out->data<T>(), rows, r, log);
     else
-      softmax_per_thread<T><<<grid_for(rows), kThreads, 0, stream(out->device)>>>(x->data<T>(), out->data<T>(), rows, r, inner, log);
+      softmax_per_thread<T>
+          <<<grid_for(rows), kThreads, 0, stream(out->device)>>>(x->data<T>(), out->data<T>(), rows, r, inner, log);
   });
   check_launch("softmax");
 }
@@ -239,8 +242,8 @@ void index_select(const Tensor& x, const Tensor& idx, const Tensor& out, int64_t
   DeviceGuard guard(out->device);
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    index_select_kernel<T><<<grid_for(total), kThreads, 0, stream(out->device)>>>(x->data<T>(), idx->data<int64_t>(), out->data<T>(), total, n, r,
-                                                                                    inner);
+    index_select_kernel<T><<<grid_for(total), kThreads, 0, stream(out->device)>>>(x->data<T>(), idx->data<int64_t>(),
+                                                                                  out->data<T>(), total, n, r, inner);
   });
   check_launch("index_select");
 }
@@ -260,8 +263,8 @@ void index_add(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t 
   DeviceGuard guard(out->device);
   dispatch_numeric(out->dtype, [&](auto tag) {
     using T = decltype(tag);
-    index_add_kernel<T><<<grid_for(total), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(), src->data<T>(), total, n, r,
-                                                                                 inner);
+    index_add_kernel<T><<<grid_for(total), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(),
+                                                                               src->data<T>(), total, n, r, inner);
   });
   check_launch("index_add");
 }

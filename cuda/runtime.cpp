@@ -33,8 +33,8 @@ int device_count() {
 static void check_index(Device d) {
   const int n = device_count();
   if (d.index < 0 || d.index >= n)
-    fail<RuntimeError>("device ", device_str(d), " is not available: ", n == 0 ? std::string("no CUDA device was found")
-                                                                                : std::to_string(n) + " CUDA device(s) present");
+    fail<RuntimeError>("device ", device_str(d), " is not available: ",
+                       n == 0 ? std::string("no CUDA device was found") : std::to_string(n) + " CUDA device(s) present");
 }
 
 DeviceGuard::DeviceGuard(Device d) {
@@ -97,7 +97,8 @@ cudnnHandle_t cudnn(Device d) {
     DeviceGuard guard(d);
     cudnnHandle_t h = nullptr;
     const cudnnStatus_t st = cudnnCreate(&h);
-    if (st != CUDNN_STATUS_SUCCESS) fail<RuntimeError>("cuDNN could not be initialised on ", device_str(d), ": ", cudnnGetErrorString(st));
+    if (st != CUDNN_STATUS_SUCCESS)
+      fail<RuntimeError>("cuDNN could not be initialised on ", device_str(d), ": ", cudnnGetErrorString(st));
     cudnnSetStream(h, s.stream);
     s.dnn = h;
   }

@@ -24,8 +24,8 @@ void index_copy(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t
   DeviceGuard guard(out->device);
   dispatch_all(out->dtype, [&](auto tag) {
     using T = decltype(tag);
-    index_copy_kernel<T><<<grid_for(lines), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(), src->data<T>(), lines, n, r,
-                                                                                 inner);
+    index_copy_kernel<T><<<grid_for(lines), kThreads, 0, stream(out->device)>>>(out->data<T>(), idx->data<int64_t>(),
+                                                                                src->data<T>(), lines, n, r, inner);
   });
   check_launch("index_copy");
 }
@@ -66,7 +66,8 @@ void sort(const Tensor& x, const Tensor& indices, int64_t outer, int64_t r, int6
   DeviceGuard guard(x->device);
   dispatch_all(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    sort_kernel<T><<<grid_for(lines), kThreads, 0, stream(x->device)>>>(x->data<T>(), indices->data<int64_t>(), lines, r, inner, descending);
+    sort_kernel<T><<<grid_for(lines), kThreads, 0, stream(x->device)>>>(x->data<T>(), indices->data<int64_t>(), lines, r, inner,
+                                                                        descending);
   });
   check_launch("sort");
 }

@@ -15,7 +15,8 @@ namespace py = pybind11;
 // themselves optional (std::optional<Tensor>, see or_null). Returning a null Tensor still gives None.
 namespace pybind11::detail {
 template <>
-class type_caster<std::shared_ptr<rt::TensorImpl>> : public copyable_holder_caster<rt::TensorImpl, std::shared_ptr<rt::TensorImpl>> {
+class type_caster<std::shared_ptr<rt::TensorImpl>>
+    : public copyable_holder_caster<rt::TensorImpl, std::shared_ptr<rt::TensorImpl>> {
  public:
   bool load(handle src, bool convert) {
     if (src.is_none()) return false;

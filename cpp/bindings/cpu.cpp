@@ -11,9 +11,11 @@ void bind_cpu(py::module_& m) {
   m.def("_init_cpu_capability", &init_cpu_capability);
   m.def("_get_cpu_capability", [] { return std::string(capability_name(active_capability())); });
   // Tests switch levels in one process with this; users cap the level with the environment variable.
-  m.def("_set_cpu_capability", [](const std::string& name) { set_cpu_capability(parse_capability(name, "_set_cpu_capability")); });
+  m.def("_set_cpu_capability",
+        [](const std::string& name) { set_cpu_capability(parse_capability(name, "_set_cpu_capability")); });
   m.def("_resolve_cpu_capability", [](const std::string& requested, const std::string& host) {
-    const auto [level, warning] = resolve_capability(parse_capability(requested, "_resolve_cpu_capability"), parse_capability(host, "_resolve_cpu_capability"));
+    const auto [level, warning] = resolve_capability(parse_capability(requested, "_resolve_cpu_capability"),
+                                                     parse_capability(host, "_resolve_cpu_capability"));
     return py::make_tuple(capability_name(level), warning);
   });
   m.def("_set_poison_allocations", &set_poison_allocations);

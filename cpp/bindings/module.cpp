@@ -12,7 +12,8 @@ namespace rt::bind {
 
 static DType dtype_of_numpy(const py::array& a) {
   if (!a.dtype().attr("isnative").cast<bool>())
-    fail<ValueError>("from_numpy: arrays with non-native byte order (", std::string(py::str(a.dtype())), ") are not supported; use a.astype(a.dtype.newbyteorder('='))");
+    fail<ValueError>("from_numpy: arrays with non-native byte order (", std::string(py::str(a.dtype())),
+                     ") are not supported; use a.astype(a.dtype.newbyteorder('='))");
   auto k = a.dtype().kind();
   auto sz = a.dtype().itemsize();
   if (k == 'f' && sz == 4) return DType::Float32;
@@ -66,7 +67,8 @@ static DType checked_numpy_dtype(const py::array& a) {
   DType dt = dtype_of_numpy(a);
   for (py::ssize_t i = 0; i < a.ndim(); ++i)
     if (a.strides(i) < 0)
-      fail<ValueError>("from_numpy: arrays with negative strides are not supported (shape ", shape_str(Shape(a.shape(), a.shape() + a.ndim())), "); pass a.copy()");
+      fail<ValueError>("from_numpy: arrays with negative strides are not supported (shape ",
+                       shape_str(Shape(a.shape(), a.shape() + a.ndim())), "); pass a.copy()");
   return dt;
 }
 
@@ -86,7 +88,9 @@ static Tensor tensor_from_numpy_copy(const py::array& a) {
 static Tensor from_numpy(const py::array& a) {
   DType dt = checked_numpy_dtype(a);
   if (const char* why = why_not_shareable(a)) {
-    if (PyErr_WarnFormat(PyExc_UserWarning, 1, "from_numpy: the NumPy array %s, so the tensor is a copy of it (writes to one won't show in the other)", why) < 0)
+    if (PyErr_WarnFormat(PyExc_UserWarning, 1,
+                         "from_numpy: the NumPy array %s, so the tensor is a copy of it (writes to one won't show in the other)",
+                         why) < 0)
       throw py::error_already_set();  // warnings turned into errors
     return tensor_from_numpy_copy(a);
   }
@@ -94,7 +98,8 @@ static Tensor from_numpy(const py::array& a) {
 }
 
 // A custom autograd.Function's node: backward calls back into Python under the GIL.
-static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs, py::function backward, const std::string& name) {
+static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs, py::function backward,
+                            const std::string& name) {
   auto holder = std::make_shared<PyRef>(std::move(backward));
   static std::unordered_set<std::string> names;  // interned: nodes keep a const char*; the GIL guards the set
   const char* cname = names.insert(name).first->c_str();
@@ -104,12 +109,13 @@ static Tensor attach_custom(const Tensor& out, const std::vector<Tensor>& inputs
     py::object res = holder->obj(g);
     std::vector<Tensor> grads(n_in);
     py::tuple tup = py::isinstance<py::tuple>(res) ? res.cast<py::tuple>() : py::make_tuple(res);
-    if (tup.size() != n_in) fail<RuntimeError>(cname, ".backward returned ", tup.size(), " gradients but forward had ", n_in, " tensor inputs");
+    if (tup.size() != n_in)
+      fail<RuntimeError>(cname, ".backward returned ", tup.size(), " gradients but forward had ", n_in, " tensor inputs");
     for (size_t i = 0; i < n_in; ++i) {
       if (tup[i].is_none()) continue;
       if (!py::isinstance<TensorImpl>(tup[i]))
-        fail<TypeError>(cname, ".backward returned ", std::string(py::str(py::type::of(tup[i]).attr("__name__"))), " as gradient ", i,
-                        "; expected a Tensor or None");
+        fail<TypeError>(cname, ".backward returned ", std::string(py::str(py::type::of(tup[i]).attr("__name__"))),
+                        " as gradient ", i, "; expected a Tensor or None");
       grads[i] = tup[i].cast<Tensor>();
     }
     return grads;
@@ -176,50 +182,69 @@ static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op, co
 void bind_functions(py::module_& m) {
   place_openmp_workers();
   m.def("_backward", [](const py::sequence& roots, const py::sequence& grads, bool retain_graph) {
-    std::vector<Tensor> r = tensor_list(roots, "backward", "tensors", false), g = tensor_list(grads, "backward", "grad_tensors", true);
+    std::vector<Tensor> r = tensor_list(roots, "backward", "tensors", false),
+                        g = tensor_list(grads, "backward", "grad_tensors", true);
     py::gil_scoped_release nogil;
     run_backward(r, g, retain_graph);
   });
   m.def("_grad", [](const py::sequence& outputs, const py::sequence& grad_outputs, const py::sequence& inputs, bool retain_graph,
                     bool allow_unused) {
-    std::vector<Tensor> o = tensor_list(outputs, "grad", "outputs", false), go = tensor_list(grad_outputs, "grad", "grad_outputs", true),
+    std::vector<Tensor> o = tensor_list(outputs, "grad", "outputs", false),
+                        go = tensor_list(grad_outputs, "grad", "grad_outputs", true),
                         in = tensor_list(inputs, "grad", "inputs", false);
     py::gil_scoped_release nogil;
     return run_grad(o, go, in, retain_graph, allow_unused);
   });
   // The shape the given shapes broadcast to (NumPy's rule, as every elementwise op applies it), or a
   // ValueError naming `op` and the two shapes that do not broadcast.
-  m.def("_broadcast_shapes", [](const std::vector<Shape>& shapes, const std::string& op) {
-    Shape out;
-    for (const Shape& s : shapes) out = broadcast_shapes(out, s, op.c_str());
-    return py::tuple(py::cast(out));
-  }, py::arg("shapes"), py::arg("op"));
+  m.def(
+      "_broadcast_shapes",
+      [](const std::vector<Shape>& shapes, const std::string& op) {
+        Shape out;
+        for (const Shape& s : shapes) out = broadcast_shapes(out, s, op.c_str());
+        return py::tuple(py::cast(out));
+      },
+      py::arg("shapes"), py::arg("op"));
   set_forward_trace_hook(&python_stack);
   m.def("_set_anomaly_enabled", &set_anomaly_enabled);
   m.def("_is_anomaly_enabled", &anomaly_enabled);
   using GilRelease = py::call_guard<py::gil_scoped_release>;
-  m.def("from_numpy", &from_numpy, py::arg("ndarray"),
-        "A tensor sharing the NumPy array's memory (float32, float64, int64 or bool; native byte order; no negative strides).\n"
-        "An array that is not writable (np.frombuffer, a read-only memmap, np.broadcast_to), not aligned to its element size, or\n"
-        "whose elements share memory is copied instead, with a UserWarning: tensors are written in place and read with vector loads.");
+  m.def(
+      "from_numpy", &from_numpy, py::arg("ndarray"),
+      "A tensor sharing the NumPy array's memory (float32, float64, int64 or bool; native byte order; no negative strides).\n"
+      "An array that is not writable (np.frombuffer, a read-only memmap, np.broadcast_to), not aligned to its element size, or\n"
+      "whose elements share memory is copied instead, with a UserWarning: tensors are written in place and read with vector "
+      "loads.");
   m.def("_from_numpy_copy", &tensor_from_numpy_copy);
   // Creation ops make their tensor on `device` (the CPU unless given).
   const auto cpu = py::arg("device") = Device{};
-  m.def("full", [](py::object shape, double v, DType d, Device dev) { return full(shape_from_object(shape, "full"), v, d, dev); },
-        py::arg("size"), py::arg("fill_value"), py::arg("dtype"), cpu);
-  m.def("empty", [](py::object shape, DType d, Device dev) { return empty(shape_from_object(shape, "empty"), d, dev); }, py::arg("size"),
-        py::arg("dtype"), cpu);
+  m.def(
+      "full", [](py::object shape, double v, DType d, Device dev) { return full(shape_from_object(shape, "full"), v, d, dev); },
+      py::arg("size"), py::arg("fill_value"), py::arg("dtype"), cpu);
+  m.def(
+      "empty", [](py::object shape, DType d, Device dev) { return empty(shape_from_object(shape, "empty"), d, dev); },
+      py::arg("size"), py::arg("dtype"), cpu);
   m.def("arange", &arange, py::arg("start"), py::arg("end"), py::arg("step"), py::arg("dtype"), cpu);
   m.def("linspace", &linspace, py::arg("start"), py::arg("end"), py::arg("steps"), py::arg("dtype"), cpu);
   m.def("eye", &eye, py::arg("n"), py::arg("m"), py::arg("dtype"), cpu);
-  m.def("rand", [](py::object shape, DType d, Device dev) { return rand(shape_from_object(shape, "rand"), d, dev); }, py::arg("size"),
-        py::arg("dtype"), cpu);
-  m.def("randn", [](py::object shape, DType d, Device dev) { return randn(shape_from_object(shape, "randn"), d, dev); }, py::arg("size"),
-        py::arg("dtype"), cpu);
-  m.def("randint", [](int64_t lo, int64_t hi, py::object shape, DType d, Device dev) { return randint(lo, hi, shape_from_object(shape, "randint"), d, dev); },
-        py::arg("low"), py::arg("high"), py::arg("size"), py::arg("dtype"), cpu);
-  m.def("bernoulli_mask", [](py::object shape, double p, DType d, Device dev) { return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d, dev); },
-        py::arg("size"), py::arg("p"), py::arg("dtype"), cpu);
+  m.def(
+      "rand", [](py::object shape, DType d, Device dev) { return rand(shape_from_object(shape, "rand"), d, dev); },
+      py::arg("size"), py::arg("dtype"), cpu);
+  m.def(
+      "randn", [](py::object shape, DType d, Device dev) { return randn(shape_from_object(shape, "randn"), d, dev); },
+      py::arg("size"), py::arg("dtype"), cpu);
+  m.def(
+      "randint",
+      [](int64_t lo, int64_t hi, py::object shape, DType d, Device dev) {
+        return randint(lo, hi, shape_from_object(shape, "randint"), d, dev);
+      },
+      py::arg("low"), py::arg("high"), py::arg("size"), py::arg("dtype"), cpu);
+  m.def(
+      "bernoulli_mask",
+      [](py::object shape, double p, DType d, Device dev) {
+        return bernoulli_mask(shape_from_object(shape, "bernoulli"), p, d, dev);
+      },
+      py::arg("size"), py::arg("p"), py::arg("dtype"), cpu);
   m.def("manual_seed", &manual_seed);
   m.def("empty_cache", &empty_cache, "Frees the memory blocks cached for reuse by freed tensors");
   m.def("cached_bytes", &cached_bytes, "Bytes held in the allocator's cache of freed blocks");
@@ -230,16 +255,19 @@ void bind_functions(py::module_& m) {
   m.def("get_num_threads", &get_num_threads);
   m.def("_enable_test_device", &enable_test_device, "Registers the test-only device 'testdev' (see src/testdev)");
   m.def("_register_test_device_without", &register_test_device_without);
-  m.def("_checked_device", [](Device d, const std::string& op) {
-    if (!backend_registered(d.type)) {
-      try {
-        backend(d);  // its message says why the device is missing
-      } catch (const RuntimeError& e) {
-        fail<RuntimeError>(op, "(): ", e.what());
-      }
-    }
-    return d;
-  }, "The device, or a RuntimeError naming the op when this build or process lacks it");
+  m.def(
+      "_checked_device",
+      [](Device d, const std::string& op) {
+        if (!backend_registered(d.type)) {
+          try {
+            backend(d);  // its message says why the device is missing
+          } catch (const RuntimeError& e) {
+            fail<RuntimeError>(op, "(): ", e.what());
+          }
+        }
+        return d;
+      },
+      "The device, or a RuntimeError naming the op when this build or process lacks it");
   m.def("_is_device_available", [](const std::string& type) { return backend_registered(parse_device(type).type); });
   const char* test_device = std::getenv("RETICULUM_TEST_DEVICE");
   if (test_device && *test_device && std::string(test_device) != "0") enable_test_device();
@@ -265,11 +293,12 @@ void bind_functions(py::module_& m) {
 
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def("name", [](const Node& n) { return std::string(n.name); })
-      .def_property_readonly("next_functions", [](const Node& n) {
-        py::list out;
-        for (auto& e : n.next) out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), 0));
-        return py::tuple(out);
-      })
+      .def_property_readonly("next_functions",
+                             [](const Node& n) {
+                               py::list out;
+                               for (auto& e : n.next) out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), 0));
+                               return py::tuple(out);
+                             })
       .def("__repr__", [](const Node& n) { return "<" + std::string(n.name) + ">"; });
 }
 

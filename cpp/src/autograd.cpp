@@ -96,8 +96,8 @@ Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& in
 // Without this a float64 gradient flowing into a float32 node's kernel is read as float32.
 static Tensor validated(const Node& n, size_t i, Tensor g, const Edge& e) {
   if (g->device != e.device)
-    fail<RuntimeError>("backward: ", n.name, " returned a gradient on ", device_str(g->device), " at index ", i, " for an input on ",
-                       device_str(e.device));
+    fail<RuntimeError>("backward: ", n.name, " returned a gradient on ", device_str(g->device), " at index ", i,
+                       " for an input on ", device_str(e.device));
   if (g->shape != e.shape) {
     bool reducible = g->shape.size() >= e.shape.size();
     for (size_t k = 0; reducible && k < e.shape.size(); ++k) {
@@ -136,7 +136,8 @@ static void accumulate(const Tensor& leaf, const Tensor& g) {
   }
   Tensor acc = leaf->grad;
   if (acc->shape != leaf->shape)  // p.data or p.grad.data was rebound to another shape since
-    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), ") does not match the tensor (shape ", shape_str(leaf->shape), ")");
+    fail<RuntimeError>("backward: the existing .grad (shape ", shape_str(acc->shape), ") does not match the tensor (shape ",
+                       shape_str(leaf->shape), ")");
   if (acc->shape == g->shape && acc->dtype == g->dtype && acc->device == g->device && acc->is_contiguous()) {
     backend(acc).binary(BinaryOp::Add, acc, g, acc);
   } else {  // a .grad the user assigned (a view, say): never write through it
@@ -188,9 +189,9 @@ static Tensor run_pre_hooks(GradHooks& h, Tensor g) {
     Tensor r = hook.second(g);
     if (!r) continue;
     if (r->shape != g->shape || r->dtype != g->dtype || r->device != g->device)
-      fail<RuntimeError>("backward: a hook returned a gradient of shape ", shape_str(r->shape), ", dtype ", dtype_name(r->dtype), " on ",
-                         device_str(r->device), " in place of one of shape ", shape_str(g->shape), ", dtype ", dtype_name(g->dtype), " on ",
-                         device_str(g->device));
+      fail<RuntimeError>("backward: a hook returned a gradient of shape ", shape_str(r->shape), ", dtype ", dtype_name(r->dtype),
+                         " on ", device_str(r->device), " in place of one of shape ", shape_str(g->shape), ", dtype ",
+                         dtype_name(g->dtype), " on ", device_str(g->device));
     g = std::move(r);
   }
   return g;
@@ -207,8 +208,7 @@ static void run_post_hooks(GradHooks& h, const Tensor& leaf) {
 
 // The seed gradient of one root: ones for a one-element root, else checked as PyTorch does.
 static Tensor root_gradient(const Tensor& root, Tensor grad, const char* op) {
-  if (!root->requires_grad)
-    fail<RuntimeError>(op, ": element 0 of tensors does not require grad and does not have a grad_fn");
+  if (!root->requires_grad) fail<RuntimeError>(op, ": element 0 of tensors does not require grad and does not have a grad_fn");
   if (!grad) {
     if (root->numel() != 1)
       fail<RuntimeError>(op, ": grad can be implicitly created only for scalar outputs (got shape ", shape_str(root->shape), ")");
@@ -315,7 +315,8 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
       Node* n = *it;
       bool run = false;
       for (auto& e : n->next)
-        run = run || (e.leaf && capture->leaves.count(e.leaf.get())) || (e.fn && (capture->nodes.count(e.fn.get()) || needed[e.fn.get()]));
+        run = run || (e.leaf && capture->leaves.count(e.leaf.get())) ||
+              (e.fn && (capture->nodes.count(e.fn.get()) || needed[e.fn.get()]));
       needed[n] = run;
     }
   }
@@ -346,8 +347,9 @@ static void execute(const std::vector<Tensor>& roots, std::vector<Tensor> seeds,
       for (auto& [weak, version] : n->versions) {
         auto s = weak.lock();
         if (s && s->version != version)
-          fail<RuntimeError>("backward: an input of ", n->name, " was modified by an in-place operation after it was used (version ", s->version,
-                             ", expected ", version, "); its saved values are stale");
+          fail<RuntimeError>("backward: an input of ", n->name,
+                             " was modified by an in-place operation after it was used (version ", s->version, ", expected ",
+                             version, "); its saved values are stale");
       }
       grads = n->backward(g, *n);
       if (!retain_graph) n->release();
@@ -385,8 +387,8 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   execute(roots, std::move(seeds), retain_graph, nullptr);
 }
 
-std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, const std::vector<Tensor>& inputs,
-                             bool retain_graph, bool allow_unused) {
+std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                             const std::vector<Tensor>& inputs, bool retain_graph, bool allow_unused) {
   if (grad_outputs.size() != outputs.size())
     fail<RuntimeError>("grad: got ", grad_outputs.size(), " grad_outputs for ", outputs.size(), " outputs");
   Capture capture;
@@ -402,7 +404,8 @@ std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vect
   execute(outputs, std::move(seeds), retain_graph, &capture);
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!capture.grads[i] && !allow_unused)
-      fail<RuntimeError>("grad: input ", i, " (shape ", shape_str(inputs[i]->shape), ") was not used in the graph of the outputs; "
+      fail<RuntimeError>("grad: input ", i, " (shape ", shape_str(inputs[i]->shape),
+                         ") was not used in the graph of the outputs; "
                          "pass allow_unused=True to get None for it");
   }
   // The same tensor requested twice gets the same gradient twice (the maps kept its first slot).

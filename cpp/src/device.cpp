@@ -78,8 +78,10 @@ const Backend& backend(Device d) {
   const Backend* b = slots()[static_cast<int>(d.type)].load(std::memory_order_acquire);
   if (b) return *b;
   if (d.type == DeviceType::CUDA)
-    fail<RuntimeError>("device ", device_str(d), ": reticulum was built without CUDA (rebuild with -C cmake.define.RETICULUM_CUDA=ON)");
-  fail<RuntimeError>("device ", device_str(d), " is not enabled in this process (it is test-only: reticulum._C._enable_test_device() ",
+    fail<RuntimeError>("device ", device_str(d),
+                       ": reticulum was built without CUDA (rebuild with -C cmake.define.RETICULUM_CUDA=ON)");
+  fail<RuntimeError>("device ", device_str(d),
+                     " is not enabled in this process (it is test-only: reticulum._C._enable_test_device() ",
                      "or RETICULUM_TEST_DEVICE=1 enables it)");
 }
 

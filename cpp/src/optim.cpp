@@ -7,12 +7,15 @@
 
 namespace rt {
 
-ParamGroupState::ParamGroupState(std::vector<Tensor> params) : params_(std::move(params)), state_(params_.size()), steps_(params_.size(), 0) {
+ParamGroupState::ParamGroupState(std::vector<Tensor> params)
+    : params_(std::move(params)), state_(params_.size()), steps_(params_.size(), 0) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     if (!p) fail<TypeError>("optimizer: parameter ", i, " is None");
-    if (!is_floating(p->dtype)) fail<TypeError>("optimizer: can only optimize floating point tensors, parameter ", i, " is ", dtype_name(p->dtype));
-    if (!p->is_leaf()) fail<ValueError>("optimizer: can't optimize a non-leaf tensor (parameter ", i, " of shape ", shape_str(p->shape), ")");
+    if (!is_floating(p->dtype))
+      fail<TypeError>("optimizer: can only optimize floating point tensors, parameter ", i, " is ", dtype_name(p->dtype));
+    if (!p->is_leaf())
+      fail<ValueError>("optimizer: can't optimize a non-leaf tensor (parameter ", i, " of shape ", shape_str(p->shape), ")");
   }
 }
 
@@ -33,15 +36,18 @@ void ParamGroupState::step(OptimKind kind, const OptimHyper& h, double initial_a
     if (!p->grad) continue;
     if (!is_floating(p->dtype))  // p.data was rebound to an integer or bool tensor
       fail<TypeError>("optimizer: can only optimize floating point tensors, parameter ", i, " is ", dtype_name(p->dtype));
-    if (!p->is_contiguous()) fail<RuntimeError>("optimizer: parameter ", i, " of shape ", shape_str(p->shape), " is not contiguous");
+    if (!p->is_contiguous())
+      fail<RuntimeError>("optimizer: parameter ", i, " of shape ", shape_str(p->shape), " is not contiguous");
     Tensor g = p->grad;
-    if (g->shape != p->shape) fail<RuntimeError>("optimizer: gradient shape ", shape_str(g->shape), " does not match parameter ", shape_str(p->shape));
+    if (g->shape != p->shape)
+      fail<RuntimeError>("optimizer: gradient shape ", shape_str(g->shape), " does not match parameter ", shape_str(p->shape));
     if (!g->is_contiguous() || g->dtype != p->dtype) g = contiguous(to_dtype(detach(g), p->dtype));
     bool fresh = false;
     for (int s = 0; s < 3; ++s) {
       Tensor& st = state_[i][s];
       if (st && st->shape != p->shape)
-        fail<RuntimeError>("optimizer: parameter ", i, " changed shape to ", shape_str(p->shape), " but its state has shape ", shape_str(st->shape));
+        fail<RuntimeError>("optimizer: parameter ", i, " changed shape to ", shape_str(p->shape), " but its state has shape ",
+                           shape_str(st->shape));
       if (st && st->dtype != p->dtype) st = contiguous(to_dtype(st, p->dtype));  // e.g. model.double() mid-training
       if (st && st->device != p->device) st = to_device(st, p->device);         // or model.to(device)
       if (!slot_used(kind, h, s) || st) continue;
@@ -73,8 +79,10 @@ Tensor ParamGroupState::get_state(size_t i, int slot) const { return state_.at(i
 void ParamGroupState::set_state(size_t i, int slot, const Tensor& t) {
   const Tensor& p = params_.at(i);
   if (t && t->shape != p->shape)
-    fail<ValueError>("optimizer load_state_dict: state of shape ", shape_str(t->shape), " does not match parameter ", i, " of shape ", shape_str(p->shape));
-  state_.at(i).at(slot) = t ? contiguous(to_dtype(to_device(clone(detach(t)), p->device), p->dtype)) : Tensor{};  // PyTorch moves state to the parameter
+    fail<ValueError>("optimizer load_state_dict: state of shape ", shape_str(t->shape), " does not match parameter ", i,
+                     " of shape ", shape_str(p->shape));
+  state_.at(i).at(slot) = t ? contiguous(to_dtype(to_device(clone(detach(t)), p->device), p->dtype))
+                            : Tensor{};  // PyTorch moves state to the parameter
 }
 
 // Runs an in-place update of p's gradient with kernels that need one dense buffer. A gradient
@@ -104,18 +112,19 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
     if (inf_norm) {
       const double m = item_double(max_all(a));
       total = (m > total || m != m) ? m : total;  // NaN propagates
-    }
-    else total += item_double(sum(pow_scalar(a, norm_type), {}, false));
+    } else total += item_double(sum(pow_scalar(a, norm_type), {}, false));
   }
   if (!inf_norm) total = std::pow(total, 1.0 / norm_type);
   if (error_if_nonfinite && !std::isfinite(total))
-    fail<RuntimeError>("clip_grad_norm_: the total norm of order ", norm_type, " of the gradients is non-finite, so it cannot be clipped");
+    fail<RuntimeError>("clip_grad_norm_: the total norm of order ", norm_type,
+                       " of the gradients is non-finite, so it cannot be clipped");
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1))  // a NaN norm makes every gradient NaN, as in PyTorch
     for (auto& p : params)
       if (p->grad)
         update_grad(p, "clip_grad_norm_", [coef](const Tensor& g) {
-          backend(g).binary(BinaryOp::Mul, g, make_view(scalar_tensor(coef, g->dtype, g->device), g->shape, Shape(g->ndim(), 0), 0), g);
+          backend(g).binary(BinaryOp::Mul, g,
+                            make_view(scalar_tensor(coef, g->dtype, g->device), g->shape, Shape(g->ndim(), 0), 0), g);
         });
   return total;
 }
@@ -124,7 +133,8 @@ void clip_grad_value(const std::vector<Tensor>& params, double clip_value) {
   GradModeGuard no_grad(false);
   for (auto& p : params)
     if (p->grad)
-      update_grad(p, "clip_grad_value_", [clip_value](const Tensor& g) { backend(g).unary(UnaryOp::Clamp, g, g, {-clip_value, clip_value}); });
+      update_grad(p, "clip_grad_value_",
+                  [clip_value](const Tensor& g) { backend(g).unary(UnaryOp::Clamp, g, g, {-clip_value, clip_value}); });
 }
 
 }  // namespace rt

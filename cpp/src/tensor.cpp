@@ -71,7 +71,8 @@ int64_t checked_numel(const Shape& shape, const char* op) {
   for (auto s : shape) {
     if (s < 0) fail<ValueError>(op, ": negative dimension in shape ", shape_str(shape));
     if (s == 0) empty = true;
-    else if (__builtin_mul_overflow(n, s, &n)) fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements (the size overflows)");
+    else if (__builtin_mul_overflow(n, s, &n))
+      fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements (the size overflows)");
   }
   return empty ? 0 : n;
 }

@@ -59,7 +59,10 @@ struct Node {
   // Where the forward op was called from (Python stack), recorded only in anomaly mode.
   std::shared_ptr<const std::string> forward_trace;
   std::shared_ptr<GradHooks> hooks;  // the output tensor's gradient hooks (register_hook on a non-leaf)
-  void release() { backward = nullptr; released = true; }
+  void release() {
+    backward = nullptr;
+    released = true;
+  }
   Node() = default;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -96,7 +99,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
 // torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, returned instead of
 // accumulated into .grad; only the nodes that lead to an input run. A null entry is an input the
 // outputs don't depend on (an error unless allow_unused).
-std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, const std::vector<Tensor>& inputs,
-                             bool retain_graph, bool allow_unused);
+std::vector<Tensor> run_grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                             const std::vector<Tensor>& inputs, bool retain_graph, bool allow_unused);
 
 }  // namespace rt

@@ -8,6 +8,7 @@
 
 namespace rt {
 
+// clang-format off
 enum class UnaryOp : int8_t {
   Neg, Abs, Exp, Log, Sqrt, Relu, LeakyRelu, Sigmoid, Tanh, Clamp, PowScalar, Sign, Heaviside, Softplus,
   Sin, Cos, Gelu,  // Gelu: args.a = 0 exact (erf), 1 tanh approximation
@@ -15,12 +16,15 @@ enum class UnaryOp : int8_t {
   RT_FORMULA_UNARY_OPS(RT_UNARY_ENUM)
 #undef RT_UNARY_ENUM
 };
+// clang-format on
 enum class BinaryOp : int8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDiv, TruncDiv };  // integer divisors nonzero
 enum class CompareOp : int8_t { Eq, Ne, Lt, Le, Gt, Ge };
 enum class ReduceOp : int8_t { Sum, Max, Min, ArgMax, ArgMin };
 
 // Scalar parameters of a unary op (leaky slope, clamp bounds, exponent, heaviside value, gelu's approximation).
-struct UnaryArgs { double a = 0, b = 0; };
+struct UnaryArgs {
+  double a = 0, b = 0;
+};
 
 // Convolution geometry, always 3 spatial dims (1-d/2-d convs pad the leading ones with 1s).
 struct ConvGeom {
@@ -78,7 +82,8 @@ struct Backend {
   void (*scatter_add_dim)(const Tensor& out, const Tensor& idx, const Tensor& src, int64_t outer, int64_t r, int64_t inner);
   // softmax or log_softmax over the middle axis of contiguous [outer, r, inner].
   void (*softmax)(const Tensor& x, const Tensor& out, int64_t outer, int64_t r, int64_t inner, bool log);
-  void (*softmax_backward)(const Tensor& gy, const Tensor& y, const Tensor& gx, int64_t outer, int64_t r, int64_t inner, bool log);
+  void (*softmax_backward)(const Tensor& gy, const Tensor& y, const Tensor& gx, int64_t outer, int64_t r, int64_t inner,
+                           bool log);
   // out[b] = a[b] @ bm[b] for 3-d tensors whose last two dims have a unit stride somewhere.
   void (*bmm)(const Tensor& a, const Tensor& bm, const Tensor& out);
   // Gather/scatter of slices along the middle axis: out[o, j, i] = x[o, idx[j], i]; add-back for the gradient.
@@ -87,7 +92,8 @@ struct Backend {
   // NN kernels (contiguous operands). Convolution: x [N,C,*in], w [O,C/g,*k], b [O] or null.
   void (*conv_forward)(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& out);
   // Any of gx/gw/gb may be null (not needed); gw and gb are overwritten.
-  void (*conv_backward)(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb);
+  void (*conv_backward)(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                        const Tensor& gb);
   void (*max_pool2d)(const PoolGeom& g, const Tensor& x, const Tensor& out, const Tensor& idx);
   void (*max_pool2d_backward)(const PoolGeom& g, const Tensor& gy, const Tensor& idx, const Tensor& gx);
   void (*avg_pool2d)(const PoolGeom& g, const Tensor& x, const Tensor& out);
@@ -99,8 +105,8 @@ struct Backend {
   // running stats, if given, updated in place); eval: running stats are used.
   void (*batch_norm)(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rmean, const Tensor& rvar, bool training,
                      double momentum, double eps, const Tensor& out, const Tensor& mean, const Tensor& invstd);
-  void (*batch_norm_backward)(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean, const Tensor& invstd, bool training,
-                              const Tensor& gx, const Tensor& gw, const Tensor& gb);
+  void (*batch_norm_backward)(const Tensor& x, const Tensor& gy, const Tensor& w, const Tensor& mean, const Tensor& invstd,
+                              bool training, const Tensor& gx, const Tensor& gw, const Tensor& gb);
   // Negative log-likelihood (with label smoothing) over logp [N, C, L] and target [N, L]:
   // per-element losses into `loss` [N, L] and per-element weights w[t] into `wt` [N, L].
   void (*nll_loss)(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, double smoothing,
@@ -132,6 +138,7 @@ struct Backend {
 
 // Every entry of the table, for code that treats them alike (the null check at registration, a
 // backend that wraps another): X(name) for each member of Backend, in order.
+// clang-format off
 #define RT_BACKEND_ENTRIES(X)                                                                                              \
   X(allocate) X(release) X(copy_from_host) X(copy_to_host) X(synchronize)                                              \
   X(copy) X(fill) X(unary) X(unary_backward) X(binary) X(compare) X(where) X(reduce) X(scatter_add_dim) X(softmax)       \
@@ -139,6 +146,7 @@ struct Backend {
   X(max_pool2d_backward) X(avg_pool2d) X(avg_pool2d_backward) X(adaptive_avg_pool2d) X(adaptive_avg_pool2d_backward)   \
   X(batch_norm) X(batch_norm_backward) X(nll_loss) X(nll_loss_backward) X(optim_update) X(affine_warp) X(uniform)      \
   X(normal) X(randint) X(bernoulli) X(index_copy) X(sort) X(cumsum)
+// clang-format on
 
 // The device registry. A device type's table is installed once, by register_backend, which refuses
 // a table with a missing (null) entry, naming it. backend() of a device type nobody registered is

@@ -7,10 +7,18 @@
 
 namespace rt {
 
-struct ValueError : std::runtime_error { using std::runtime_error::runtime_error; };
-struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
-struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
-struct RuntimeError : std::runtime_error { using std::runtime_error::runtime_error; };
+struct ValueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct TypeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct IndexError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct RuntimeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 inline std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream o;

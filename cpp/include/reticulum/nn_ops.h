@@ -21,16 +21,16 @@ Tensor max_pool2d(const Tensor& x, const PoolArgs& a, const char* name);
 Tensor avg_pool2d(const Tensor& x, const PoolArgs& a, const char* name);
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow);
 
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight, const Tensor& bias,
-                  bool training, double momentum, double eps);
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps);
 Tensor dropout(const Tensor& x, double p, bool training, bool channelwise);
 
 enum class Reduction { None, Mean, Sum };
 Reduction parse_reduction(const std::string& r, const char* op);
 // The mean, the sum or the elementwise losses themselves: the one reduction rule of every loss.
 Tensor apply_reduction(const Tensor& loss, Reduction r);
-Tensor nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, Reduction red, int64_t ignore_index, double smoothing,
-                const char* name);
+Tensor nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, Reduction red, int64_t ignore_index,
+                double smoothing, const char* name);
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction red, int64_t ignore_index,
                      double smoothing);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);

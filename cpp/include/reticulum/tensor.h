@@ -83,7 +83,10 @@ struct TensorImpl {
   bool has_internal_overlap() const;
   bool is_leaf() const { return !grad_fn; }
   void* raw() const { return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(itemsize(dtype)); }
-  template <class T> T* data() const { return reinterpret_cast<T*>(raw()); }
+  template <class T>
+  T* data() const {
+    return reinterpret_cast<T*>(raw());
+  }
 };
 
 Shape contiguous_strides(const Shape& shape);

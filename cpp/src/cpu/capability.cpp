@@ -87,8 +87,8 @@ std::string env_warning;
 
 std::pair<CpuCapability, std::string> resolve_capability(CpuCapability requested, CpuCapability host) {
   if (requested <= host) return {requested, ""};
-  return {host, std::string("RETICULUM_CPU_CAPABILITY=") + capability_name(requested) + ": this CPU (or this build) supports at most " +
-                    capability_name(host) + "; using " + capability_name(host)};
+  return {host, std::string("RETICULUM_CPU_CAPABILITY=") + capability_name(requested) +
+                    ": this CPU (or this build) supports at most " + capability_name(host) + "; using " + capability_name(host)};
 }
 
 static void choose_from_env() {
@@ -113,7 +113,8 @@ CpuCapability active_capability() {
 void set_cpu_capability(CpuCapability c) {
   init_cpu_capability();
   if (c > host_capability())
-    fail<ValueError>("set_cpu_capability: ", capability_name(c), " is above what this CPU (or this build) supports (", capability_name(host_capability()), ")");
+    fail<ValueError>("set_cpu_capability: ", capability_name(c), " is above what this CPU (or this build) supports (",
+                     capability_name(host_capability()), ")");
   active_level.store(static_cast<int>(c));
 }
 

@@ -103,8 +103,10 @@ static void col2im(const ConvGeom& g, const T* cols, int64_t c0, int64_t cn, T* 
               if (ih < 0 || ih >= g.in[1]) continue;
               const T* s = src + (od * g.out[1] + oh) * OW;
               T* d = gc + (id * g.in[1] + ih) * g.in[2];
-              if (st == 1) for (int64_t ow = lo; ow < hi; ++ow) d[ow + off] += s[ow];
-              else for (int64_t ow = lo; ow < hi; ++ow) d[ow * st + off] += s[ow];
+              if (st == 1)
+                for (int64_t ow = lo; ow < hi; ++ow) d[ow + off] += s[ow];
+              else
+                for (int64_t ow = lo; ow < hi; ++ow) d[ow * st + off] += s[ow];
             }
           }
         }
@@ -228,8 +230,8 @@ static void conv_forward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt
 }
 
 template <class T>
-static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& gyt, const Tensor& gxt, const Tensor& gwt,
-                            const Tensor& gbt) {
+static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& wt, const Tensor& gyt, const Tensor& gxt,
+                            const Tensor& gwt, const Tensor& gbt) {
   const T* x = xt->data<T>();
   const T* w = wt->data<T>();
   const T* gy = gyt->data<T>();
@@ -252,7 +254,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
     // otherwise gW = gy patches^T with gathered patches.
     gw_narrow = Og <= kNarrow;
     gw_transposed = !gw_narrow && k->sgemm_fits(K, Og) && g.stride[2] == 1;  // its patch rows are contiguous runs
-    if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || k->sgemm_fits(Og, K)) && offsets_fit(g.C, padded_len(g.in, g.pad))) {
+    if (gwt && !is_pointwise(g) && (gw_narrow || gw_transposed || k->sgemm_fits(Og, K)) &&
+        offsets_fit(g.C, padded_len(g.in, g.pad))) {
       gw_stencil = true;
       xs = std::make_unique<StencilConv>(Cg, g.in, g.pad, g.k, g.dil, g.stride);
     }
@@ -263,7 +266,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
       gpad[d] = g.dil[d] * (g.k[d] - 1) - g.pad[d];
       pad_ok = pad_ok && gpad[d] >= 0;
     }
-    if (gxt && unit_stride(g) && !is_pointwise(g) && pad_ok && k->sgemm_fits(Cg, IL) && offsets_fit(g.O, padded_len(g.out, gpad))) {
+    if (gxt && unit_stride(g) && !is_pointwise(g) && pad_ok && k->sgemm_fits(Cg, IL) &&
+        offsets_fit(g.O, padded_len(g.out, gpad))) {
       gx_stencil = true;
       const int64_t ones[3] = {1, 1, 1};
       gys = std::make_unique<StencilConv>(Og, g.out, gpad, g.k, g.dil, ones);
@@ -303,7 +307,8 @@ static void conv_backward_t(const ConvGeom& g, const Tensor& xt, const Tensor& w
             k->transpose_channels16(gyg, Og, L, gy_t);
             k->conv_narrow_weight_grad(patches, K, gy_t, Og, gw_part[tid].data() + gi * Og * K);
           } else if (gw_transposed) {
-            k->sgemm_packed(K, Og, L, k->patch_rows_a(&patches), k->strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og, true);
+            k->sgemm_packed(K, Og, L, k->patch_rows_a(&patches), k->strided_b(&gyo_t), gw_part[tid].data() + gi * Og * K, Og,
+                            true);
           } else {
             k->sgemm_packed(Og, K, L, k->strided_a(&gyo), k->patch_rows(&patches), gw_part[tid].data() + gi * Og * K, K, true);
           }
@@ -356,7 +361,8 @@ void conv_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Ten
   else conv_forward_t<float>(g, x, w, b, out);
 }
 
-void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw, const Tensor& gb) {
+void conv_backward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor& gx, const Tensor& gw,
+                   const Tensor& gb) {
   if (x->dtype == DType::Float64) conv_backward_t<double>(g, x, w, gy, gx, gw, gb);
   else conv_backward_t<float>(g, x, w, gy, gx, gw, gb);
 }

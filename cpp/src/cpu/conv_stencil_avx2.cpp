@@ -40,7 +40,8 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
     for (int half = 0; half < 2; ++half) {
       const int64_t lo = std::max<int64_t>(runs[r].j, 8 * half), hi = std::min<int64_t>(runs[r].j + runs[r].len, 8 * half + 8);
       if (lo >= hi) continue;
-      pieces[half][npieces[half]++] = {runs[r].corner - (runs[r].j - 8 * half) * s.wstep, lane_range(lo - 8 * half, hi - 8 * half)};
+      pieces[half][npieces[half]++] = {runs[r].corner - (runs[r].j - 8 * half) * s.wstep,
+                                       lane_range(lo - 8 * half, hi - 8 * half)};
     }
   auto fill = [&](auto load) {  // load(mask, from): the masked lanes of one piece, zeros elsewhere
     for (int64_t k = 0; k < kc; ++k) {
@@ -53,7 +54,8 @@ void pack_patch_columns(const void* ctx, int64_t j0, int64_t n, int64_t k0, int6
     }
   };
   if (s.wstep == 1) return fill([](__m256i m, const float* from) { return _mm256_maskload_ps(from, m); });
-  const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int32_t>(s.wstep)));
+  const __m256i step =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int32_t>(s.wstep)));
   fill([step](__m256i m, const float* from) {
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), from, step, _mm256_castsi256_ps(m), 4);
   });

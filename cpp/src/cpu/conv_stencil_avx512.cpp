@@ -133,7 +133,8 @@ void transpose_channels16(const float* gy, int64_t outputs, int64_t positions, f
   alignas(64) float tile[16 * 16] = {};  // rows past `outputs` stay zero
   for (int64_t p = 0; p < positions; p += 16) {
     const int64_t n = std::min<int64_t>(16, positions - p);
-    for (int64_t o = 0; o < outputs; ++o) _mm512_store_ps(tile + o * 16, _mm512_maskz_loadu_ps(lanes16(n), gy + o * positions + p));
+    for (int64_t o = 0; o < outputs; ++o)
+      _mm512_store_ps(tile + o * 16, _mm512_maskz_loadu_ps(lanes16(n), gy + o * positions + p));
     if (n == 16) {
       transpose16x16(tile, 16, gy_t + p * 16, 16);
     } else {

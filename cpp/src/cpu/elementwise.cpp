@@ -72,10 +72,12 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
       if constexpr (is_float) o = x.exp();
       break;
     case UnaryOp::Log:
-      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
+      if constexpr (is_float)
+        for (int64_t i = 0; i < n; ++i) op_[i] = std::log(xp[i]);
       break;
     case UnaryOp::Sqrt:
-      if constexpr (is_float) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+      if constexpr (is_float)
+        for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
       break;
     case UnaryOp::Sigmoid:
       // 1 / (1 + e^-x) with Eigen's exp (about 1 ulp): Eigen's logistic() is a rational fit with
@@ -122,8 +124,10 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
       if constexpr (is_float) {
         if (A == T(2)) o = x.square();
         else if (A == T(1)) o = x;
-        else if (A == T(0.5)) for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
-        else for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
+        else if (A == T(0.5))
+          for (int64_t i = 0; i < n; ++i) op_[i] = std::sqrt(xp[i]);
+        else
+          for (int64_t i = 0; i < n; ++i) op_[i] = std::pow(xp[i], A);
       }
       break;
   }
@@ -162,7 +166,8 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
     case UnaryOp::PowScalar:
       if (A == T(2)) g = gy * T(2) * x;
       else if (A == T(0)) g.setZero();  // d/dx x^0 = 0 everywhere, x = 0 included
-      else for (int64_t i = 0; i < n; ++i) gp[i] = gyp[i] * A * std::pow(xp[i], A - T(1));
+      else
+        for (int64_t i = 0; i < n; ++i) gp[i] = gyp[i] * A * std::pow(xp[i], A - T(1));
       break;
     case UnaryOp::Sign:
     case UnaryOp::Heaviside: g.setZero(); break;
@@ -249,7 +254,8 @@ static void binary_loop(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
     if constexpr (!std::is_floating_point_v<T>) {
       (void)op;  // integer rows never take the float loops
     } else {
-      if (st[0] == s && (st[1] == s || st[1] == 0) && (st[2] == s || st[2] == 0) && vec_loops<T>().binary(op, x, st[1] / s, y, st[2] / s, o, n))
+      if (st[0] == s && (st[1] == s || st[1] == 0) && (st[2] == s || st[2] == 0) &&
+          vec_loops<T>().binary(op, x, st[1] / s, y, st[2] / s, o, n))
         return;
     }
     if (st[0] == s && st[1] == s && st[2] == s) {
@@ -262,7 +268,8 @@ static void binary_loop(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
       for (int64_t k = 0; k < n; ++k) o[k] = f(xv, y[k]);
     } else {
       for (int64_t k = 0; k < n; ++k)
-        *reinterpret_cast<T*>(p[0] + k * st[0]) = f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
+        *reinterpret_cast<T*>(p[0] + k * st[0]) =
+            f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
     }
   });
 }
@@ -288,7 +295,8 @@ template <class T, class F>
 static void compare_loop(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   strided_loop<3>(out->shape, {&out, &a, &b}, [f](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
     for (int64_t k = 0; k < n; ++k)
-      *reinterpret_cast<bool*>(p[0] + k * st[0]) = f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
+      *reinterpret_cast<bool*>(p[0] + k * st[0]) =
+          f(*reinterpret_cast<const T*>(p[1] + k * st[1]), *reinterpret_cast<const T*>(p[2] + k * st[2]));
   });
 }
 
@@ -312,8 +320,8 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
     strided_loop<4>(out->shape, {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> st, int64_t n) {
       for (int64_t k = 0; k < n; ++k)
         *reinterpret_cast<T*>(p[0] + k * st[0]) = *reinterpret_cast<const bool*>(p[1] + k * st[1])
-                                                        ? *reinterpret_cast<const T*>(p[2] + k * st[2])
-                                                        : *reinterpret_cast<const T*>(p[3] + k * st[3]);
+                                                      ? *reinterpret_cast<const T*>(p[2] + k * st[2])
+                                                      : *reinterpret_cast<const T*>(p[3] + k * st[3]);
     });
   });
 }

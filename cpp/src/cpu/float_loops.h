@@ -18,8 +18,8 @@ struct VecLoops {
   // out[k] = op(a[k * sa], b[k * sb]) with element strides sa, sb in {0, 1}; false for Pow and the rounding divisions.
   bool (*binary)(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, T* out, int64_t n);
   // One optimizer update over elements [begin, end) (the contract of Backend::optim_update).
-  void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, T* p, const T* g, T* s0, T* s1, T* s2,
-                       int64_t begin, int64_t end);
+  void (*optim_update)(OptimKind kind, const OptimHyper& h, int64_t step, T* p, const T* g, T* s0, T* s1, T* s2, int64_t begin,
+                       int64_t end);
   // Row reductions for batch norm, accumulated in lanes of T and summed in double:
   // sum(x), sum((x - mu)^2) and sum(g * (x - mu)) over n elements.
   double (*sum)(const T* x, int64_t n);
@@ -37,7 +37,7 @@ const FloatLoops& float_loops();
 namespace baseline {
 extern const FloatLoops float_loops;
 extern const VecLoops<double> double_loops;
-}
+}  // namespace baseline
 namespace avx2 {
 extern const FloatLoops float_loops;
 }

@@ -13,7 +13,8 @@
 namespace rt::cpu {
 
 template <class T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c, bool accumulate) {
+void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs, T* c,
+          bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
     const SimdKernels* k = simd();
     if (k && k->sgemm_fits(M, N)) {
@@ -21,8 +22,10 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs,
       return;
     }
   }
-  using RM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
-  using CM = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using RM =
+      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using CM =
+      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, Eigen::Unaligned, Eigen::OuterStride<>>;
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned> C(c, M, N);
   auto run = [&](const auto& A, const auto& B) {
     if (accumulate) C.noalias() += A * B;
@@ -39,16 +42,18 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ars, int64_t acs,
   else run(CM(a, M, K, Eigen::OuterStride<>(a_ld)), CM(b, K, N, Eigen::OuterStride<>(b_ld)));
 }
 
-template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*, bool);
-template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*, bool);
+template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*,
+                          bool);
+template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*,
+                           bool);
 
 void bmm(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t B = a->shape[0], M = a->shape[1], K = a->shape[2], N = b->shape[2];
   dispatch_float(a->dtype, [&](auto tag) {
     using T = decltype(tag);
     for (int64_t i = 0; i < B; ++i)
-      gemm<T>(M, N, K, a->data<T>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<T>() + i * b->strides[0], b->strides[1],
-              b->strides[2], out->data<T>() + i * M * N, false);
+      gemm<T>(M, N, K, a->data<T>() + i * a->strides[0], a->strides[1], a->strides[2], b->data<T>() + i * b->strides[0],
+              b->strides[1], b->strides[2], out->data<T>() + i * M * N, false);
   });
 }
 

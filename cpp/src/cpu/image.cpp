@@ -21,8 +21,11 @@ void affine_warp(const Tensor& x, const Tensor& theta, const Tensor& out) {
             const double sx = m[0] * j + m[1] * i + m[2], sy = m[3] * j + m[4] * i + m[5];
             const double fx = std::floor(sx), fy = std::floor(sy), ax = sx - fx, ay = sy - fy;
             const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
-            auto at = [&](int64_t yy, int64_t xx) -> double { return (yy >= 0 && yy < H && xx >= 0 && xx < W) ? src[yy * W + xx] : 0.0; };
-            dst[i * W + j] = static_cast<T>((1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) + ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1)));
+            auto at = [&](int64_t yy, int64_t xx) -> double {
+              return (yy >= 0 && yy < H && xx >= 0 && xx < W) ? src[yy * W + xx] : 0.0;
+            };
+            dst[i * W + j] = static_cast<T>((1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) +
+                                            ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1)));
           }
       }
     });

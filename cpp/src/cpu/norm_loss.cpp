@@ -12,7 +12,8 @@ namespace rt::cpu {
 // loops (float_loops.h) and rows are combined in double. For L == 1 ([N, C] inputs) rows have one
 // element, so the loops run over channels instead (vectorized across C).
 template <class T>
-static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c0, int64_t c1, std::vector<double>& mean, std::vector<double>& var) {
+static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c0, int64_t c1, std::vector<double>& mean,
+                          std::vector<double>& var) {
   const double M = static_cast<double>(N * L);
   if (L == 1) {
     std::vector<double> s(C, 0.0), q(C, 0.0);
@@ -39,8 +40,8 @@ static void channel_stats(const T* x, int64_t N, int64_t C, int64_t L, int64_t c
   }
 }
 
-void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& rmean, const Tensor& rvar, bool training, double momentum,
-                double eps, const Tensor& outt, const Tensor& meant, const Tensor& invstdt) {
+void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tensor& rmean, const Tensor& rvar, bool training,
+                double momentum, double eps, const Tensor& outt, const Tensor& meant, const Tensor& invstdt) {
   const int64_t N = xt->shape[0], C = xt->shape[1], L = xt->numel() / std::max<int64_t>(1, N * C), M = N * L;
   dispatch_float(xt->dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -78,8 +79,8 @@ void batch_norm(const Tensor& xt, const Tensor& wt, const Tensor& bt, const Tens
   });
 }
 
-void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, const Tensor& meant, const Tensor& invstdt, bool training,
-                         const Tensor& gxt, const Tensor& gwt, const Tensor& gbt) {
+void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, const Tensor& meant, const Tensor& invstdt,
+                         bool training, const Tensor& gxt, const Tensor& gwt, const Tensor& gbt) {
   const int64_t N = xt->shape[0], C = xt->shape[1], L = xt->numel() / std::max<int64_t>(1, N * C), M = N * L;
   dispatch_float(xt->dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -121,8 +122,8 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
 }
 
 // loss_i = -(1-s) w[t] logp[t] - (s/C) sum_c w[c] logp[c]; ignored targets give 0 (and weight 0).
-void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s, const Tensor& losst,
-              const Tensor& wtt) {
+void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s,
+              const Tensor& losst, const Tensor& wtt) {
   const int64_t N = logpt->shape[0], C = logpt->shape[1], L = logpt->numel() / std::max<int64_t>(1, N * C);
   const int64_t* tg = target->data<int64_t>();
   dispatch_float(logpt->dtype, [&](auto tag) {
@@ -154,7 +155,8 @@ void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, i
   });
 }
 
-void nll_loss_backward(const Tensor& gt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s, const Tensor& gxt) {
+void nll_loss_backward(const Tensor& gt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s,
+                       const Tensor& gxt) {
   const int64_t N = gxt->shape[0], C = gxt->shape[1], L = gxt->numel() / std::max<int64_t>(1, N * C);
   const int64_t* tg = target->data<int64_t>();
   dispatch_float(gxt->dtype, [&](auto tag) {

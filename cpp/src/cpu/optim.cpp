@@ -8,8 +8,8 @@
 
 namespace rt::cpu {
 
-void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0, const Tensor& s1,
-                  const Tensor& s2) {
+void optim_update(OptimKind kind, const OptimHyper& h, int64_t step, const Tensor& p, const Tensor& g, const Tensor& s0,
+                  const Tensor& s1, const Tensor& s2) {
   dispatch_float(p->dtype, [&](auto tag) {
     using T = decltype(tag);
     auto ptr = [](const Tensor& t) { return t ? t->data<T>() : static_cast<T*>(nullptr); };

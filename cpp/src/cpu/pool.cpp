@@ -33,7 +33,6 @@ static inline T pick(T a, T b, int take) {
   return out;
 }
 
-
 // One output row: o[ow] = max of r0[2ow], r0[2ow+1], r1[2ow], r1[2ow+1] and id[ow] its flat index
 // (base + offset in the plane). The SIMD levels' max_pool_2x2_row (simd.h) follow the same order.
 template <class T>
@@ -66,11 +65,13 @@ static void max_pool_2x2(const PoolGeom& g, const T* xp, T* op, int64_t* ip, con
 void max_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out, const Tensor& idx) {
   dispatch_float(x->dtype, [&](auto tag) {
     using T = decltype(tag);
-    const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    const bool fast =
+        g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
     const SimdKernels* simd = cpu::simd();
     over_planes(g, [&](int64_t p) {
       if (fast) {
-        max_pool_2x2<T>(g, x->data<T>() + p * g.H * g.W, out->data<T>() + p * g.OH * g.OW, idx->data<int64_t>() + p * g.OH * g.OW, simd);
+        max_pool_2x2<T>(g, x->data<T>() + p * g.H * g.W, out->data<T>() + p * g.OH * g.OW, idx->data<int64_t>() + p * g.OH * g.OW,
+                        simd);
         return;
       }
       const T* xp = x->data<T>() + p * g.H * g.W;
@@ -178,6 +179,8 @@ static void avg_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx, 
 void avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) { avg_forward(g, x, out, avg_window); }
 void avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) { avg_backward(g, gy, gx, avg_window); }
 void adaptive_avg_pool2d(const PoolGeom& g, const Tensor& x, const Tensor& out) { avg_forward(g, x, out, adaptive_window); }
-void adaptive_avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) { avg_backward(g, gy, gx, adaptive_window); }
+void adaptive_avg_pool2d_backward(const PoolGeom& g, const Tensor& gy, const Tensor& gx) {
+  avg_backward(g, gy, gx, adaptive_window);
+}
 
 }  // namespace rt::cpu

@@ -40,8 +40,10 @@ void max_pool_2x2_row(const float* r0, const float* r1, int64_t W, int64_t OW, i
     const __m256i pick23 = _mm256_add_epi32(row1, _mm256_and_si256(_mm256_castps_si256(t23), one));
     const __m256i pick = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(pick01), _mm256_castsi256_ps(pick23), t));
     const __m256i off = _mm256_add_epi32(_mm256_add_epi32(lane2, _mm256_set1_epi32(static_cast<int32_t>(2 * ow))), pick);
-    const __m256i keep_lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(keep)), keep_hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(keep, 1));
-    _mm256_maskstore_epi64(reinterpret_cast<long long*>(id + ow), keep_lo, _mm256_add_epi64(b, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(off))));
+    const __m256i keep_lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(keep)),
+                  keep_hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(keep, 1));
+    _mm256_maskstore_epi64(reinterpret_cast<long long*>(id + ow), keep_lo,
+                           _mm256_add_epi64(b, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(off))));
     _mm256_maskstore_epi64(reinterpret_cast<long long*>(id + ow + 4), keep_hi,
                            _mm256_add_epi64(b, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(off, 1))));
   }

@@ -36,8 +36,8 @@ struct SimdKernels {
   // Worth it when both output dims (nearly) fill the register tile; skinny products waste most of it.
   bool sgemm_fits(int64_t M, int64_t N) const { return M >= fit_rows && N >= nr; }
   // C[M x N] (leading dim ldc) = A * B (+ C), A(i, k) = a[i*ars + k*acs], B(k, j) = b[k*brs + j*bcs].
-  void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs, float* c,
-             int64_t ldc, bool accumulate) const {
+  void sgemm(int64_t M, int64_t N, int64_t K, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs,
+             float* c, int64_t ldc, bool accumulate) const {
     const StridedOperand A{a, ars, acs}, B{b, brs, bcs};
     sgemm_packed(M, N, K, strided_a(&A), strided_b(&B), c, ldc, accumulate);
   }

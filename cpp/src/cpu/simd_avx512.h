@@ -13,7 +13,9 @@ namespace rt::cpu::avx512 {
 constexpr int64_t MR = 8, NR = 32;  // SGEMM register tile: 16 zmm accumulators
 
 // The first n of 16 lanes (n clamped to 0..16): the mask of a partial float vector.
-inline __mmask16 lanes16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1); }
+inline __mmask16 lanes16(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1);
+}
 
 // 64-byte-aligned per-thread packing buffer `which` (0 or 1) of at least n floats, kept between calls.
 float* scratch(int which, int64_t n);

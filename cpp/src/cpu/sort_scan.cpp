@@ -50,9 +50,11 @@ void sort(const Tensor& x, const Tensor& indices, int64_t outer, int64_t r, int6
         std::iota(order.begin(), order.end(), 0);
         // Stable in both directions: equal values keep their original order.
         if (descending)
-          std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return less_nan_last(v[q * inner], v[p * inner]); });
+          std::stable_sort(order.begin(), order.end(),
+                           [&](int64_t p, int64_t q) { return less_nan_last(v[q * inner], v[p * inner]); });
         else
-          std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return less_nan_last(v[p * inner], v[q * inner]); });
+          std::stable_sort(order.begin(), order.end(),
+                           [&](int64_t p, int64_t q) { return less_nan_last(v[p * inner], v[q * inner]); });
         for (int64_t k = 0; k < r; ++k) ip[base + k * inner] = order[k];
       }
     });

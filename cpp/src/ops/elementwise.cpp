@@ -16,7 +16,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
-      fail<ValueError>(op, ": shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together (dimension ", i, ": ", da, " vs ", db, ")");
+      fail<ValueError>(op, ": shapes ", shape_str(a), " and ", shape_str(b), " cannot be broadcast together (dimension ", i, ": ",
+                       da, " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -113,7 +114,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   if (a->dtype == DType::Bool || b->dtype == DType::Bool)
-    fail<TypeError>("sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a mask use ~mask or logical_not()");
+    fail<TypeError>(
+        "sub: subtraction with a bool tensor is not supported (as in PyTorch); to invert a mask use ~mask or logical_not()");
   Tensor out = binary_raw(BinaryOp::Sub, a, b, arith_dtype(a, b), "sub");
   Shape sa = a->shape, sb = b->shape;
   return record("SubBackward0", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
@@ -126,7 +128,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_raw(BinaryOp::Mul, a, b, arith_dtype(a, b), "mul");
   Tensor da = detach(a), db = detach(b);
   return record("MulBackward0", out, {a, b}, [da, db](const Tensor& g, const Node& n) {
-    return std::vector<Tensor>{n.needs(0) ? sum_to(mul(g, db), da->shape) : Tensor{}, n.needs(1) ? sum_to(mul(g, da), db->shape) : Tensor{}};
+    return std::vector<Tensor>{n.needs(0) ? sum_to(mul(g, db), da->shape) : Tensor{},
+                               n.needs(1) ? sum_to(mul(g, da), db->shape) : Tensor{}};
   });
 }
 
@@ -151,14 +154,16 @@ static Tensor rounded_div(BinaryOp op, const Tensor& a, const Tensor& b, const c
   Tensor out = binary_raw(op, a, b, dt, name);
   Shape sa = a->shape, sb = b->shape;
   return record("DivBackward2", out, {a, b}, [sa, sb](const Tensor& g, const Node& n) {
-    return std::vector<Tensor>{n.needs(0) ? zeros(sa, g->dtype, g->device) : Tensor{}, n.needs(1) ? zeros(sb, g->dtype, g->device) : Tensor{}};
+    return std::vector<Tensor>{n.needs(0) ? zeros(sa, g->dtype, g->device) : Tensor{},
+                               n.needs(1) ? zeros(sb, g->dtype, g->device) : Tensor{}};
   });
 }
 Tensor floor_divide(const Tensor& a, const Tensor& b) { return rounded_div(BinaryOp::FloorDiv, a, b, "floor_divide"); }
 Tensor trunc_divide(const Tensor& a, const Tensor& b) { return rounded_div(BinaryOp::TruncDiv, a, b, "div"); }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  if (a->dtype == DType::Bool && b->dtype == DType::Bool) fail<TypeError>("pow: not implemented for two bool tensors, as in PyTorch");
+  if (a->dtype == DType::Bool && b->dtype == DType::Bool)
+    fail<TypeError>("pow: not implemented for two bool tensors, as in PyTorch");
   Tensor out = binary_raw(BinaryOp::Pow, a, b, arith_dtype(a, b), "pow");
   Tensor da = detach(a), db = detach(b), dout = detach(out);
   return record("PowBackward1", out, {a, b}, [da, db, dout](const Tensor& g, const Node& n) {
@@ -171,7 +176,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       // d/db a^b = a^b log a; taken as 0 where a == 0 and b >= 0, as PyTorch does (for b < 0
       // it is inf * -inf: the limit, not a NaN).
       Tensor d = mul(dout, log(to_dtype(da, dout->dtype)));  // log of an integer base would be float32
-      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0), zeros({}, DType::Bool, da->device));
+      Tensor zero_base = where(compare_scalar(CompareOp::Ge, db, 0.0), compare_scalar(CompareOp::Eq, da, 0.0),
+                               zeros({}, DType::Bool, da->device));
       gb = sum_to(mul(g, where(zero_base, zeros({}, d->dtype, d->device), d)), db->shape);
     }
     return std::vector<Tensor>{ga, gb};
@@ -257,7 +263,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DType dt = result_type(a, b);
   Shape shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape, "where"), b->shape, "where");
   Tensor out = empty(shape, dt, a->device);
-  backend(out).where(broadcast_view(cond, shape), broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape), out);
+  backend(out).where(broadcast_view(cond, shape), broadcast_view(cast_raw(a, dt), shape), broadcast_view(cast_raw(b, dt), shape),
+                     out);
   Tensor dc = detach(cond);
   Shape sa = a->shape, sb = b->shape;
   return record("WhereBackward0", out, {a, b}, [dc, sa, sb](const Tensor& g, const Node& n) {
@@ -293,7 +300,8 @@ Tensor neg(const Tensor& x) {
 }
 // PyTorch refuses these on bool tensors (abs, relu, leaky_relu) rather than promote them to int64.
 static const Tensor& refuse_bool(const Tensor& x, const char* op) {
-  if (x->dtype == DType::Bool) fail<TypeError>(op, ": bool tensors are not supported (shape ", shape_str(x->shape), "), as in PyTorch");
+  if (x->dtype == DType::Bool)
+    fail<TypeError>(op, ": bool tensors are not supported (shape ", shape_str(x->shape), "), as in PyTorch");
   return x;
 }
 
@@ -360,7 +368,8 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   Tensor out = cast_raw(x, dtype);
   if (!is_floating(dtype) || !is_floating(x->dtype)) return out;
   DType src = x->dtype;
-  return record("ToCopyBackward0", out, {x}, [src](const Tensor& g, const Node&) { return std::vector<Tensor>{to_dtype(g, src)}; });
+  return record("ToCopyBackward0", out, {x},
+                [src](const Tensor& g, const Node&) { return std::vector<Tensor>{to_dtype(g, src)}; });
 }
 
 Tensor clone(const Tensor& x) {
@@ -387,10 +396,13 @@ void copy_(const Tensor& dst, const Tensor& src) {
   check_inplace(dst, "copy_");
   check_no_internal_overlap(dst, "copy_");
   if (numel_of(broadcast_shapes(dst->shape, src->shape, "copy_")) != dst->numel())
-    fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ", shape_str(dst->shape));
+    fail<ValueError>("copy_: source of shape ", shape_str(src->shape), " cannot be broadcast to destination ",
+                     shape_str(dst->shape));
   // A source on another device is transferred first, as PyTorch's copy_ does; one that overlaps the
   // destination is copied out first; extra leading (size-1) dims are dropped.
-  Tensor s = src->device != dst->device ? to_device(detach(src), dst->device) : src->storage == dst->storage ? clone(detach(src)) : src;
+  Tensor s = src->device != dst->device     ? to_device(detach(src), dst->device)
+             : src->storage == dst->storage ? clone(detach(src))
+                                            : src;
   if (s->ndim() > dst->ndim()) s = reshape(detach(s), Shape(s->shape.end() - dst->ndim(), s->shape.end()));
   backend(dst).copy(broadcast_view(s, dst->shape), dst);
   ++dst->storage->version;

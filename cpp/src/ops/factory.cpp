@@ -27,7 +27,8 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
   if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
     fail<ValueError>("arange: start, end and step must be finite, got start=", start, ", end=", end, ", step=", step);
   if ((step > 0 && start > end) || (step < 0 && start < end))
-    fail<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end, ", step=", step, ")");
+    fail<ValueError>("arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
+                     ", step=", step, ")");
   const double count = std::ceil((end - start) / step);
   if (!(count < 9.2e18))  // also catches inf; converting a larger double to int64 is undefined
     fail<ValueError>("arange: too many elements (start=", start, ", end=", end, ", step=", step, "), possible overflow");
@@ -44,7 +45,10 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype, Device dev
   double* p = t->data<double>();
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Fill from both ends so the last point is exactly `end`, as PyTorch does.
-  for (int64_t i = 0; i < steps; ++i) p[i] = steps == 1 ? start : i < steps / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+  for (int64_t i = 0; i < steps; ++i)
+    p[i] = steps == 1      ? start
+           : i < steps / 2 ? start + step * static_cast<double>(i)
+                           : end - step * static_cast<double>(steps - 1 - i);
   return to_device(to_dtype(t, dtype), device);
 }
 
@@ -85,7 +89,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype, Devic
 void random_fill_(const Tensor& dst, bool normal, double a, double b) {
   check_inplace(dst, normal ? "normal_" : "uniform_");
   check_no_internal_overlap(dst, normal ? "normal_" : "uniform_");
-  if (!is_floating(dst->dtype)) fail<TypeError>(normal ? "normal_" : "uniform_", ": expected a floating point tensor, got ", dtype_name(dst->dtype));
+  if (!is_floating(dst->dtype))
+    fail<TypeError>(normal ? "normal_" : "uniform_", ": expected a floating point tensor, got ", dtype_name(dst->dtype));
   if (normal && b < 0) fail<ValueError>("normal_: std must be non-negative, got ", b);
   Tensor t = dst->is_contiguous() ? dst : empty(dst->shape, dst->dtype, dst->device);
   if (normal) backend(t).normal(t, a, b);

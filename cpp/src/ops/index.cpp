@@ -22,23 +22,25 @@ static void check_index(const char* op, const Tensor& x, int64_t dim, const Tens
   if (src) check_same_device(op, x, src);
   if (idx->dtype != DType::Int64) fail<RuntimeError>(op, ": expected dtype int64 for index, got ", dtype_name(idx->dtype));
   if (std::max<int64_t>(idx->ndim(), 1) != std::max<int64_t>(x->ndim(), 1))
-    fail<RuntimeError>(op, ": index ", shape_str(idx->shape), " must have the same number of dimensions as the input ", shape_str(x->shape));
+    fail<RuntimeError>(op, ": index ", shape_str(idx->shape), " must have the same number of dimensions as the input ",
+                       shape_str(x->shape));
   if (src && std::max<int64_t>(src->ndim(), 1) != std::max<int64_t>(idx->ndim(), 1))
-    fail<RuntimeError>(op, ": index ", shape_str(idx->shape), " must have the same number of dimensions as src ", shape_str(src->shape));
+    fail<RuntimeError>(op, ": index ", shape_str(idx->shape), " must have the same number of dimensions as src ",
+                       shape_str(src->shape));
   for (int64_t d = 0; d < idx->ndim() && x->ndim() > 0; ++d) {
     if (d != dim && idx->shape[d] > x->shape[d])
-      fail<RuntimeError>(op, ": size does not match at dimension ", d, ": index ", shape_str(idx->shape), " must be no larger than the input ",
-                         shape_str(x->shape), " apart from dimension ", dim);
+      fail<RuntimeError>(op, ": size does not match at dimension ", d, ": index ", shape_str(idx->shape),
+                         " must be no larger than the input ", shape_str(x->shape), " apart from dimension ", dim);
     if (src && src->ndim() > 0 && idx->shape[d] > src->shape[d])
-      fail<RuntimeError>(op, ": size does not match at dimension ", d, ": index ", shape_str(idx->shape), " must be no larger than src ",
-                         shape_str(src->shape));
+      fail<RuntimeError>(op, ": size does not match at dimension ", d, ": index ", shape_str(idx->shape),
+                         " must be no larger than src ", shape_str(src->shape));
   }
   if (idx->numel() == 0) return;
   const int64_t n = x->ndim() ? x->shape[dim] : 1;
   const int64_t lo = item_int64(min_all(idx)), hi = item_int64(max_all(idx));
   if (lo < 0 || hi >= n)
-    fail<RuntimeError>(op, ": index ", lo < 0 ? lo : hi, " is out of bounds for dimension ", dim, " with size ", n, " (input shape ", shape_str(x->shape),
-                       ")");
+    fail<RuntimeError>(op, ": index ", lo < 0 ? lo : hi, " is out of bounds for dimension ", dim, " with size ", n,
+                       " (input shape ", shape_str(x->shape), ")");
 }
 
 // Flat positions, in a contiguous tensor of shape xs, of the elements idx addresses along dim:
@@ -51,7 +53,9 @@ static Tensor flat_positions(const Shape& xs, int64_t dim, const Tensor& idx) {
     if (d == dim || idx->shape[d] == 1) continue;
     Shape at(idx->ndim(), 1);
     at[d] = idx->shape[d];
-    lin = add(lin, reshape(mul_scalar(arange(0, static_cast<double>(idx->shape[d]), 1, DType::Int64, idx->device), static_cast<double>(st[d])), at));
+    lin = add(lin, reshape(mul_scalar(arange(0, static_cast<double>(idx->shape[d]), 1, DType::Int64, idx->device),
+                                      static_cast<double>(st[d])),
+                           at));
   }
   return lin;
 }
@@ -76,13 +80,15 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx) {
 }
 
 // out = x with out[..., idx[p], ...] = src[p] (or += for scatter_add) along dim.
-static Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, const Tensor& idx, const Tensor& src, bool src_is_value,
-                           bool accumulate) {
+static Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, const Tensor& idx, const Tensor& src,
+                           bool src_is_value, bool accumulate) {
   const int64_t dim = wrap_dim(dim_in, x->ndim(), op);
   check_index(op, x, dim, idx, src_is_value ? Tensor{} : src);
   if (src->dtype != x->dtype)
-    fail<RuntimeError>(op, ": expected self.dtype to be equal to src.dtype, got ", dtype_name(x->dtype), " and ", dtype_name(src->dtype));
-  if (accumulate && x->dtype == DType::Bool) fail<RuntimeError>(op, ": bool tensors are not supported (shape ", shape_str(x->shape), ")");
+    fail<RuntimeError>(op, ": expected self.dtype to be equal to src.dtype, got ", dtype_name(x->dtype), " and ",
+                       dtype_name(src->dtype));
+  if (accumulate && x->dtype == DType::Bool)
+    fail<RuntimeError>(op, ": bool tensors are not supported (shape ", shape_str(x->shape), ")");
   Tensor out = empty(x->shape, x->dtype, x->device);
   backend(x).copy(x, out);
   if (idx->numel() > 0) {
@@ -114,7 +120,9 @@ static Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, cons
   return src_is_value ? record(name, out, {x}, backward) : record(name, out, {x, src}, backward);
 }
 
-Tensor scatter(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src) { return scatter_impl("scatter", x, dim, idx, src, false, false); }
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& src) {
+  return scatter_impl("scatter", x, dim, idx, src, false, false);
+}
 Tensor scatter_value(const Tensor& x, int64_t dim, const Tensor& idx, double value) {
   check_fill_value(value, x->dtype, "scatter");
   return scatter_impl("scatter", x, dim, idx, full({}, value, x->dtype, x->device), true, false);
@@ -135,7 +143,9 @@ std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
   dim = wrap_dim(dim, x->ndim(), "topk");
   const int64_t n = x->ndim() ? x->shape[dim] : 1;
-  if (k < 0 || k > n) fail<RuntimeError>("topk: k (", k, ") is out of range for dimension ", dim, " of size ", n, " (input shape ", shape_str(x->shape), ")");
+  if (k < 0 || k > n)
+    fail<RuntimeError>("topk: k (", k, ") is out of range for dimension ", dim, " of size ", n, " (input shape ",
+                       shape_str(x->shape), ")");
   if (x->dtype == DType::Bool) fail<RuntimeError>("topk: bool tensors are not supported (shape ", shape_str(x->shape), ")");
   Tensor order = sort(detach(x), dim, largest).second;
   Tensor idx = x->ndim() ? contiguous(slice(order, dim, 0, k, 1)) : order;

@@ -21,7 +21,8 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
   check_same_dtype("matmul", "both operands", a_in, "", b_in);
   check_same_device("matmul", a_in, b_in);
   DType dt = a_in->dtype;
-  if (!is_floating(dt)) fail<TypeError>("matmul: expected floating point tensors, got ", dtype_name(a_in->dtype), " and ", dtype_name(b_in->dtype));
+  if (!is_floating(dt))
+    fail<TypeError>("matmul: expected floating point tensors, got ", dtype_name(a_in->dtype), " and ", dtype_name(b_in->dtype));
   Tensor a = detach(a_in), b = detach(b_in);
   if (!gemm_readable(a)) a = contiguous(a);
   if (!gemm_readable(b)) b = contiguous(b);
@@ -39,12 +40,14 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   int64_t da = a->ndim(), db = b->ndim();
   if (da == 0 || db == 0)
-    fail<ValueError>("matmul: both arguments need at least 1 dimension, got shapes ", shape_str(a->shape), " and ", shape_str(b->shape));
+    fail<ValueError>("matmul: both arguments need at least 1 dimension, got shapes ", shape_str(a->shape), " and ",
+                     shape_str(b->shape));
   Tensor A = da == 1 ? unsqueeze(a, 0) : a;   // (k) -> (1, k)
   Tensor B = db == 1 ? unsqueeze(b, 1) : b;   // (k) -> (k, 1)
   int64_t m = A->shape[A->ndim() - 2], k = A->shape[A->ndim() - 1], k2 = B->shape[B->ndim() - 2], n = B->shape[B->ndim() - 1];
   if (k != k2)
-    fail<ValueError>("matmul: shapes ", shape_str(a->shape), " and ", shape_str(b->shape), " cannot be multiplied (", k, " != ", k2, ")");
+    fail<ValueError>("matmul: shapes ", shape_str(a->shape), " and ", shape_str(b->shape), " cannot be multiplied (", k,
+                     " != ", k2, ")");
   Shape ba(A->shape.begin(), A->shape.end() - 2), bb(B->shape.begin(), B->shape.end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul");
   int64_t nb = numel_of(batch);

@@ -11,8 +11,10 @@ static std::string dims_str(const std::vector<int64_t>& v) { return shape_str(v)
 Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const ConvArgs& a, const char* name) {
   const int64_t xd = x_in->ndim();
   if (xd != nd + 1 && xd != nd + 2)
-    fail<ValueError>(name, ": expected a ", nd + 1, "-d (unbatched) or ", nd + 2, "-d (batched) input, got shape ", shape_str(x_in->shape));
-  if (w_in->ndim() != nd + 2) fail<ValueError>(name, ": expected a ", nd + 2, "-d weight [out, in/groups, *kernel], got shape ", shape_str(w_in->shape));
+    fail<ValueError>(name, ": expected a ", nd + 1, "-d (unbatched) or ", nd + 2, "-d (batched) input, got shape ",
+                     shape_str(x_in->shape));
+  if (w_in->ndim() != nd + 2)
+    fail<ValueError>(name, ": expected a ", nd + 2, "-d weight [out, in/groups, *kernel], got shape ", shape_str(w_in->shape));
   const bool unbatched = xd == nd + 1;
   Tensor x = unbatched ? unsqueeze(x_in, 0) : x_in;
   for (auto* v : {&a.stride, &a.padding, &a.dilation})
@@ -24,8 +26,8 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   g.groups = a.groups;
   if (g.groups < 1) fail<ValueError>(name, ": groups must be positive, got ", g.groups);
   if (g.C != w_in->shape[1] * g.groups)
-    fail<ValueError>(name, ": input has ", g.C, " channels but weight ", shape_str(w_in->shape), " expects ", w_in->shape[1] * g.groups,
-                     " (in_channels/groups = ", w_in->shape[1], ", groups = ", g.groups, ")");
+    fail<ValueError>(name, ": input has ", g.C, " channels but weight ", shape_str(w_in->shape), " expects ",
+                     w_in->shape[1] * g.groups, " (in_channels/groups = ", w_in->shape[1], ", groups = ", g.groups, ")");
   if (g.O % g.groups != 0) fail<ValueError>(name, ": out_channels ", g.O, " must be divisible by groups ", g.groups);
   if (b_in && (b_in->ndim() != 1 || b_in->shape[0] != g.O))
     fail<ValueError>(name, ": bias must have shape [", g.O, "], got ", shape_str(b_in->shape));
@@ -39,19 +41,22 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
     g.pad[s] = a.padding[d];
     g.dil[s] = a.dilation[d];
     if (g.stride[s] < 1 || g.dil[s] < 1 || g.pad[s] < 0)
-      fail<ValueError>(name, ": stride and dilation must be positive and padding non-negative (stride ", dims_str(a.stride), ", padding ",
-                       dims_str(a.padding), ", dilation ", dims_str(a.dilation), ")");
-    const int64_t eff = checked_add(checked_mul(g.dil[s], g.k[s] - 1, name, "dilated kernel size"), 1, name, "dilated kernel size");
+      fail<ValueError>(name, ": stride and dilation must be positive and padding non-negative (stride ", dims_str(a.stride),
+                       ", padding ", dims_str(a.padding), ", dilation ", dims_str(a.dilation), ")");
+    const int64_t eff =
+        checked_add(checked_mul(g.dil[s], g.k[s] - 1, name, "dilated kernel size"), 1, name, "dilated kernel size");
     const int64_t padded = checked_add(g.in[s], checked_mul(2, g.pad[s], name, "padded input size"), name, "padded input size");
     if (eff > padded)
       fail<ValueError>(name, ": kernel size ", shape_str(Shape(w_in->shape.begin() + 2, w_in->shape.end())), " (dilated ", eff,
-                       ") is larger than the padded input ", padded, " in spatial dim ", d, " (input shape ", shape_str(x_in->shape), ")");
+                       ") is larger than the padded input ", padded, " in spatial dim ", d, " (input shape ",
+                       shape_str(x_in->shape), ")");
     g.out[s] = (padded - eff) / g.stride[s] + 1;
     out_shape.push_back(g.out[s]);
     padded_input[1 + s] = padded;
     // The input gradient is a convolution of gy padded by dil * (k - 1) - pad on each side.
-    padded_grad[1 + s] = checked_add(g.out[s], checked_mul(2, std::max<int64_t>(eff - 1 - g.pad[s], 0), name, "padded gradient size"), name,
-                                     "padded gradient size");
+    padded_grad[1 + s] =
+        checked_add(g.out[s], checked_mul(2, std::max<int64_t>(eff - 1 - g.pad[s], 0), name, "padded gradient size"), name,
+                    "padded gradient size");
   }
   // The kernels index column buffers [C/groups * kernel volume] x [output volume] and padded
   // images; their sizes must not wrap either.
@@ -61,7 +66,9 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
   check_same_dtype(name, "input", x, "weight", w_in);
   check_same_dtype(name, "input", x, "bias", b_in);
   DType dt = promote(x->dtype, w_in->dtype);
-  if (!is_floating(dt)) fail<TypeError>(name, ": expected floating point input and weight, got ", dtype_name(x->dtype), " and ", dtype_name(w_in->dtype));
+  if (!is_floating(dt))
+    fail<TypeError>(name, ": expected floating point input and weight, got ", dtype_name(x->dtype), " and ",
+                    dtype_name(w_in->dtype));
   Tensor xc = contiguous(to_dtype(detach(x), dt)), wc = contiguous(to_dtype(detach(w_in), dt));
   Tensor bc = b_in ? contiguous(to_dtype(detach(b_in), dt)) : Tensor{};
   check_same_device(name, x, w_in, b_in);
@@ -82,14 +89,16 @@ Tensor conv_nd(int nd, const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   if (w->ndim() != 2) fail<ValueError>("linear: weight must be 2-d [out_features, in_features], got shape ", shape_str(w->shape));
   if (x->ndim() < 1 || x->shape.back() != w->shape[1])
-    fail<ValueError>("linear: input shape ", shape_str(x->shape), " does not match weight ", shape_str(w->shape), " (expected last dim ", w->shape[1], ")");
+    fail<ValueError>("linear: input shape ", shape_str(x->shape), " does not match weight ", shape_str(w->shape),
+                     " (expected last dim ", w->shape[1], ")");
   if (b && (b->ndim() != 1 || b->shape[0] != w->shape[0]))
     fail<ValueError>("linear: bias must have shape [", w->shape[0], "], got ", shape_str(b->shape));
   check_same_dtype("linear", "input", x, "weight", w);
   check_same_dtype("linear", "input", x, "bias", b);
   check_same_device("linear", x, w, b);
   DType dt = promote(x->dtype, w->dtype);
-  if (!is_floating(dt)) fail<TypeError>("linear: expected floating point tensors, got ", dtype_name(x->dtype), " and ", dtype_name(w->dtype));
+  if (!is_floating(dt))
+    fail<TypeError>("linear: expected floating point tensors, got ", dtype_name(x->dtype), " and ", dtype_name(w->dtype));
   const int64_t in = w->shape[1], outf = w->shape[0];
   Tensor x2 = contiguous(to_dtype(detach(x), dt)), wd = contiguous(to_dtype(detach(w), dt));
   const int64_t rows = in ? x2->numel() / in : numel_of(Shape(x->shape.begin(), x->shape.end() - 1));

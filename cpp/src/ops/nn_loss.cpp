@@ -17,21 +17,23 @@ Tensor apply_reduction(const Tensor& loss, Reduction r) {
   return loss;
 }
 
-Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight, Reduction red, int64_t ignore_index, double smoothing,
-                const char* name) {
+Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight, Reduction red, int64_t ignore_index,
+                double smoothing, const char* name) {
   if (target_in->dtype != DType::Int64)
-    fail<TypeError>(name, ": expected target of dtype int64 (class indices), got ", dtype_name(target_in->dtype), " with shape ", shape_str(target_in->shape));
+    fail<TypeError>(name, ": expected target of dtype int64 (class indices), got ", dtype_name(target_in->dtype), " with shape ",
+                    shape_str(target_in->shape));
   if (!is_floating(logp_in->dtype)) fail<TypeError>(name, ": expected floating point input, got ", dtype_name(logp_in->dtype));
   if (smoothing < 0.0 || smoothing > 1.0) fail<ValueError>(name, ": label_smoothing must be in [0, 1], got ", smoothing);
   const bool unbatched = logp_in->ndim() == 1;
   Tensor logp = unbatched ? unsqueeze(logp_in, 0) : logp_in;
   Tensor target = unbatched ? unsqueeze(target_in, 0) : target_in;
-  if (logp->ndim() < 2) fail<ValueError>(name, ": expected input of shape [N, C] or [N, C, d1, ...], got ", shape_str(logp_in->shape));
+  if (logp->ndim() < 2)
+    fail<ValueError>(name, ": expected input of shape [N, C] or [N, C, d1, ...], got ", shape_str(logp_in->shape));
   Shape want(logp->shape);
   want.erase(want.begin() + 1);
   if (target->shape != want)
-    fail<ValueError>(name, ": expected target of shape ", shape_str(want), " for input of shape ", shape_str(logp_in->shape), ", got ",
-                     shape_str(target_in->shape));
+    fail<ValueError>(name, ": expected target of shape ", shape_str(want), " for input of shape ", shape_str(logp_in->shape),
+                     ", got ", shape_str(target_in->shape));
   const int64_t N = logp->shape[0], C = logp->shape[1], L = N ? target->numel() / N : 0;
   if (weight && (weight->ndim() != 1 || weight->shape[0] != C))
     fail<ValueError>(name, ": weight must have shape [", C, "] (one per class), got ", shape_str(weight->shape));
@@ -41,12 +43,14 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
   {
     GradModeGuard g(false);
     Tensor valid = compare_scalar(CompareOp::Ne, tg, static_cast<double>(ignore_index));
-    Tensor bad = where(valid, where(compare_scalar(CompareOp::Lt, tg, 0.0), ones({}, DType::Bool, tg->device), compare_scalar(CompareOp::Ge, tg, static_cast<double>(C))),
+    Tensor bad = where(valid,
+                       where(compare_scalar(CompareOp::Lt, tg, 0.0), ones({}, DType::Bool, tg->device),
+                             compare_scalar(CompareOp::Ge, tg, static_cast<double>(C))),
                        zeros({}, DType::Bool, tg->device));
     if (tg->numel() && item_int64(max_all(to_dtype(bad, DType::Int64)))) {
       const int64_t first = item_int64(argmax(to_dtype(bad, DType::Int64), std::nullopt, false));
-      fail<IndexError>(name, ": target ", item_int64(select(reshape(tg, {-1}), 0, first)), " is out of bounds for ", C, " classes (valid: 0..", C - 1,
-                       " or ignore_index ", ignore_index, ")");
+      fail<IndexError>(name, ": target ", item_int64(select(reshape(tg, {-1}), 0, first)), " is out of bounds for ", C,
+                       " classes (valid: 0..", C - 1, " or ignore_index ", ignore_index, ")");
     }
   }
   Tensor wd = weight ? contiguous(to_dtype(detach(weight), lp->dtype)) : Tensor{};
@@ -67,27 +71,32 @@ Tensor nll_loss(const Tensor& logp_in, const Tensor& target_in, const Tensor& we
     }
   }
   Shape lshape = logp->shape, in_shape = logp_in->shape;
-  return record("NllLossBackward0", out, {logp_in}, [tg, wd, ignore_index, smoothing, red, denom, N, C, L, in_shape](const Tensor& gy, const Node&) {
-    Tensor g = red == Reduction::None ? contiguous(reshape(gy, {N, L})) : expand(mul_scalar(gy, red == Reduction::Mean ? 1.0 / denom : 1.0), {N, L});
-    g = contiguous(g);
-    Tensor gx = empty({N, C, L}, gy->dtype, gy->device);
-    backend(gy).nll_loss_backward(g, tg, wd, ignore_index, smoothing, gx);
-    return std::vector<Tensor>{reshape(gx, in_shape)};
-  });
+  return record("NllLossBackward0", out, {logp_in},
+                [tg, wd, ignore_index, smoothing, red, denom, N, C, L, in_shape](const Tensor& gy, const Node&) {
+                  Tensor g = red == Reduction::None ? contiguous(reshape(gy, {N, L}))
+                                                    : expand(mul_scalar(gy, red == Reduction::Mean ? 1.0 / denom : 1.0), {N, L});
+                  g = contiguous(g);
+                  Tensor gx = empty({N, C, L}, gy->dtype, gy->device);
+                  backend(gy).nll_loss_backward(g, tg, wd, ignore_index, smoothing, gx);
+                  return std::vector<Tensor>{reshape(gx, in_shape)};
+                });
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction red, int64_t ignore_index, double smoothing) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction red, int64_t ignore_index,
+                     double smoothing) {
   if (logits->ndim() < 1) fail<ValueError>("cross_entropy: expected input of shape [N, C] or [N, C, d1, ...], got a 0-d tensor");
   const int64_t class_dim = logits->ndim() == 1 ? 0 : 1;
   Tensor logp = log_softmax(logits, class_dim);
   if (is_floating(target->dtype)) {
     // Class probabilities: -(sum_c w_c q_c log p_c), q smoothed toward uniform.
     if (target->shape != logits->shape)
-      fail<ValueError>("cross_entropy: probability targets must have the input's shape ", shape_str(logits->shape), ", got ", shape_str(target->shape));
+      fail<ValueError>("cross_entropy: probability targets must have the input's shape ", shape_str(logits->shape), ", got ",
+                       shape_str(target->shape));
     // There is no class index to ignore; PyTorch rejects any ignore_index but its default.
     if (ignore_index != -100)
-      fail<RuntimeError>("cross_entropy: ignore_index is not supported for floating point (class probability) targets, got ignore_index ",
-                         ignore_index, " with target of shape ", shape_str(target->shape));
+      fail<RuntimeError>(
+          "cross_entropy: ignore_index is not supported for floating point (class probability) targets, got ignore_index ",
+          ignore_index, " with target of shape ", shape_str(target->shape));
     const double C = static_cast<double>(logits->shape[class_dim]);
     Tensor q = smoothing > 0 ? add_scalar(mul_scalar(target, 1.0 - smoothing), smoothing / C) : target;
     Tensor terms = mul(logp, q);

@@ -82,12 +82,14 @@ Tensor avg_pool2d(const Tensor& x_in, const PoolArgs& a, const char* name) {
 Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t oh, int64_t ow) {
   if (x_in->ndim() != 3 && x_in->ndim() != 4)
     fail<ValueError>("adaptive_avg_pool2d: expected a 3-d or 4-d input, got shape ", shape_str(x_in->shape));
-  if (!is_floating(x_in->dtype)) fail<TypeError>("adaptive_avg_pool2d: expected a floating point input, got ", dtype_name(x_in->dtype));
+  if (!is_floating(x_in->dtype))
+    fail<TypeError>("adaptive_avg_pool2d: expected a floating point input, got ", dtype_name(x_in->dtype));
   if (oh < 1 || ow < 1) fail<ValueError>("adaptive_avg_pool2d: output size must be positive, got (", oh, ", ", ow, ")");
   const bool unb = x_in->ndim() == 3;
   Tensor xb = unb ? unsqueeze(x_in, 0) : x_in;
   Tensor x = contiguous(detach(xb));
-  if (x->shape[2] == 0 || x->shape[3] == 0) fail<ValueError>("adaptive_avg_pool2d: input of shape ", shape_str(x_in->shape), " has an empty spatial dim");
+  if (x->shape[2] == 0 || x->shape[3] == 0)
+    fail<ValueError>("adaptive_avg_pool2d: input of shape ", shape_str(x_in->shape), " has an empty spatial dim");
   PoolGeom g;
   g.planes = x->shape[0] * x->shape[1];
   g.H = x->shape[2];

@@ -13,7 +13,8 @@ static std::vector<int64_t> normalize_dims(std::vector<int64_t> dims, int64_t nd
   }
   for (auto& d : dims) d = wrap_dim(d, nd, op);
   std::sort(dims.begin(), dims.end());
-  if (std::adjacent_find(dims.begin(), dims.end()) != dims.end()) fail<ValueError>(op, ": dim appears multiple times in the list of dims");
+  if (std::adjacent_find(dims.begin(), dims.end()) != dims.end())
+    fail<ValueError>(op, ": dim appears multiple times in the list of dims");
   if (nd == 0) dims.clear();
   return dims;
 }
@@ -52,7 +53,9 @@ static Tensor reduce_raw(ReduceOp op, const Tensor& x_in, const std::vector<int6
   }
   Tensor out = empty({outer * inner}, out_dtype, x->device);
   if (r == 0) {
-    if (op != ReduceOp::Sum) fail<IndexError>(name, ": reduction over a zero-size dimension of input shape ", shape_str(x_in->shape), " has no identity");
+    if (op != ReduceOp::Sum)
+      fail<IndexError>(name, ": reduction over a zero-size dimension of input shape ", shape_str(x_in->shape),
+                       " has no identity");
     backend(out).fill(out, 0);
     return out;
   }
@@ -117,7 +120,8 @@ std::pair<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) { 
 // Full reductions split the gradient evenly among tied extremes, as PyTorch does.
 static Tensor extreme_all(const Tensor& x, bool is_max) {
   const char* name = is_max ? "max" : "min";
-  if (x->numel() == 0) fail<RuntimeError>(name, ": operation does not have an identity; the input of shape ", shape_str(x->shape), " is empty");
+  if (x->numel() == 0)
+    fail<RuntimeError>(name, ": operation does not have an identity; the input of shape ", shape_str(x->shape), " is empty");
   if (x->dtype == DType::Bool) fail<TypeError>(name, ": bool tensors are not supported; cast with .long() first");
   Tensor flat = reshape(detach(x), {-1});
   Tensor v = reshape(reduce_raw(is_max ? ReduceOp::Max : ReduceOp::Min, flat, {0}, x->dtype, name), {});
@@ -160,11 +164,12 @@ static Tensor softmax_impl(const Tensor& x_in, int64_t dim, bool log) {
   backend(x).softmax(x, out, outer, r, inner, log);
   out = reshape(out, x_in->shape);
   Tensor dy = detach(out);
-  return record(log ? "LogSoftmaxBackward0" : "SoftmaxBackward0", out, {x_in}, [dy, outer, r, inner, log](const Tensor& g, const Node&) {
-    Tensor gx = empty(dy->shape, dy->dtype, dy->device);
-    backend(g).softmax_backward(contiguous(g), dy, gx, outer, r, inner, log);
-    return std::vector<Tensor>{gx};
-  });
+  return record(log ? "LogSoftmaxBackward0" : "SoftmaxBackward0", out, {x_in},
+                [dy, outer, r, inner, log](const Tensor& g, const Node&) {
+                  Tensor gx = empty(dy->shape, dy->dtype, dy->device);
+                  backend(g).softmax_backward(contiguous(g), dy, gx, outer, r, inner, log);
+                  return std::vector<Tensor>{gx};
+                });
 }
 Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }

@@ -6,8 +6,8 @@ namespace rt {
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
   if (a && b && a->device != b->device)
-    fail<RuntimeError>(op, ": expected all tensors to be on the same device, but found tensors on ", device_str(a->device), " and ",
-                       device_str(b->device), "; move one with .to(device)");
+    fail<RuntimeError>(op, ": expected all tensors to be on the same device, but found tensors on ", device_str(a->device),
+                       " and ", device_str(b->device), "; move one with .to(device)");
 }
 
 // A contiguous copy of x's bytes on device d (x contiguous, on another device). Between two
@@ -31,7 +31,8 @@ Tensor to_device(const Tensor& x, Device d) {
   if (x->device == d) return x;
   Tensor out = transfer(contiguous(detach(x)), d);
   Device from = x->device;
-  return record("ToCopyBackward0", out, {x}, [from](const Tensor& g, const Node&) { return std::vector<Tensor>{to_device(g, from)}; });
+  return record("ToCopyBackward0", out, {x},
+                [from](const Tensor& g, const Node&) { return std::vector<Tensor>{to_device(g, from)}; });
 }
 
 template <class T>

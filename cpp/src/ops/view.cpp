@@ -7,7 +7,9 @@
 
 namespace rt {
 
-static Tensor view_of(const Tensor& x, Shape shape, Shape strides, int64_t offset) { return make_view(x, std::move(shape), std::move(strides), offset); }
+static Tensor view_of(const Tensor& x, Shape shape, Shape strides, int64_t offset) {
+  return make_view(x, std::move(shape), std::move(strides), offset);
+}
 
 // Resolves one -1 and checks the element count.
 static Shape infer_shape(Shape shape, int64_t numel, const char* op, const Shape& from) {
@@ -23,7 +25,9 @@ static Shape infer_shape(Shape shape, int64_t numel, const char* op, const Shape
     }
   }
   if (neg >= 0) {
-    if (known == 0 || numel % known != 0) fail<ValueError>(op, ": shape ", shape_str(shape), " is invalid for input of size ", numel, " (shape ", shape_str(from), ")");
+    if (known == 0 || numel % known != 0)
+      fail<ValueError>(op, ": shape ", shape_str(shape), " is invalid for input of size ", numel, " (shape ", shape_str(from),
+                       ")");
     shape[neg] = numel / known;
   } else if (known != numel) {
     fail<ValueError>(op, ": shape ", shape_str(shape), " is invalid for input of size ", numel, " (shape ", shape_str(from), ")");
@@ -70,8 +74,8 @@ Tensor view(const Tensor& x, Shape shape) {
   shape = infer_shape(std::move(shape), x->numel(), "view", x->shape);
   auto st = view_strides(x, shape);
   if (!st)
-    fail<RuntimeError>("view: shape ", shape_str(shape), " is not compatible with the input's size and stride (shape ", shape_str(x->shape),
-                       "); use reshape() instead");
+    fail<RuntimeError>("view: shape ", shape_str(shape), " is not compatible with the input's size and stride (shape ",
+                       shape_str(x->shape), "); use reshape() instead");
   return reshape_backward_record(view_of(x, shape, *st, x->offset), x);
 }
 
@@ -99,7 +103,8 @@ Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
 Tensor permute(const Tensor& x, Shape dims) {
   int64_t n = x->ndim();
   if (static_cast<int64_t>(dims.size()) != n)
-    fail<ValueError>("permute: number of dims ", dims.size(), " does not match the input's ", n, " dims (shape ", shape_str(x->shape), ")");
+    fail<ValueError>("permute: number of dims ", dims.size(), " does not match the input's ", n, " dims (shape ",
+                     shape_str(x->shape), ")");
   Shape shape(n), st(n), inv(n);
   std::vector<bool> seen(n, false);
   for (int64_t i = 0; i < n; ++i) {
@@ -110,7 +115,8 @@ Tensor permute(const Tensor& x, Shape dims) {
     st[i] = x->strides[d];
     inv[d] = i;
   }
-  return record("PermuteBackward0", view_of(x, shape, st, x->offset), {x}, [inv](const Tensor& g, const Node&) { return std::vector<Tensor>{permute(g, inv)}; });
+  return record("PermuteBackward0", view_of(x, shape, st, x->offset), {x},
+                [inv](const Tensor& g, const Node&) { return std::vector<Tensor>{permute(g, inv)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -126,7 +132,9 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 
 Tensor expand(const Tensor& x, Shape shape) {
   int64_t n = static_cast<int64_t>(shape.size()), xd = x->ndim();
-  if (n < xd) fail<ValueError>("expand: the number of sizes provided (", n, ") must be at least the number of dimensions (", xd, ") of shape ", shape_str(x->shape));
+  if (n < xd)
+    fail<ValueError>("expand: the number of sizes provided (", n, ") must be at least the number of dimensions (", xd,
+                     ") of shape ", shape_str(x->shape));
   Shape st(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     int64_t j = i - (n - xd);
@@ -137,13 +145,15 @@ Tensor expand(const Tensor& x, Shape shape) {
     if (shape[i] == -1) shape[i] = x->shape[j];
     if (x->shape[j] == shape[i]) st[i] = x->strides[j];
     else if (x->shape[j] != 1)
-      fail<ValueError>("expand: the expanded size (", shape[i], ") must match the existing size (", x->shape[j], ") at non-singleton dimension ", i,
-                       ". Target sizes: ", shape_str(shape), ". Tensor sizes: ", shape_str(x->shape));
+      fail<ValueError>("expand: the expanded size (", shape[i], ") must match the existing size (", x->shape[j],
+                       ") at non-singleton dimension ", i, ". Target sizes: ", shape_str(shape),
+                       ". Tensor sizes: ", shape_str(x->shape));
   }
   if (shape == x->shape) return x;
   checked_numel(shape, "expand");
   Shape s = x->shape;
-  return record("ExpandBackward0", view_of(x, shape, st, x->offset), {x}, [s](const Tensor& g, const Node&) { return std::vector<Tensor>{sum_to(g, s)}; });
+  return record("ExpandBackward0", view_of(x, shape, st, x->offset), {x},
+                [s](const Tensor& g, const Node&) { return std::vector<Tensor>{sum_to(g, s)}; });
 }
 
 Tensor squeeze(const Tensor& x, std::optional<int64_t> dim) {
@@ -194,17 +204,19 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   if (x->ndim() == 0) fail<IndexError>("select: invalid index of a 0-dim tensor");
   dim = wrap_dim(dim, x->ndim(), "select");
   int64_t n = x->shape[dim];
-  if (index < -n || index >= n) fail<IndexError>("select: index ", index, " is out of bounds for dimension ", dim, " with size ", n);
+  if (index < -n || index >= n)
+    fail<IndexError>("select: index ", index, " is out of bounds for dimension ", dim, " with size ", n);
   if (index < 0) index += n;
   Shape shape = x->shape, st = x->strides;
   shape.erase(shape.begin() + dim);
   st.erase(st.begin() + dim);
   Shape xs = x->shape;
-  return record("SelectBackward0", view_of(x, shape, st, x->offset + index * x->strides[dim]), {x}, [xs, dim, index](const Tensor& g, const Node&) {
-    Tensor gx = zeros(xs, g->dtype, g->device);
-    copy_(select(gx, dim, index), g);
-    return std::vector<Tensor>{gx};
-  });
+  return record("SelectBackward0", view_of(x, shape, st, x->offset + index * x->strides[dim]), {x},
+                [xs, dim, index](const Tensor& g, const Node&) {
+                  Tensor gx = zeros(xs, g->dtype, g->device);
+                  copy_(select(gx, dim, index), g);
+                  return std::vector<Tensor>{gx};
+                });
 }
 
 static void outer_inner(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
@@ -273,11 +285,12 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   for (size_t k = 0; k < xs.size(); ++k) {
     const Tensor& t = xs[k];
     if (t->ndim() != f->ndim())
-      fail<ValueError>("cat: tensors must have the same number of dimensions: got ", f->ndim(), " and ", t->ndim(), " (tensor ", k, ")");
+      fail<ValueError>("cat: tensors must have the same number of dimensions: got ", f->ndim(), " and ", t->ndim(), " (tensor ",
+                       k, ")");
     for (int64_t d = 0; d < f->ndim(); ++d)
       if (d != dim && t->shape[d] != f->shape[d])
-        fail<ValueError>("cat: sizes of tensors must match except in dimension ", dim, ": expected ", shape_str(f->shape), " but got ", shape_str(t->shape),
-                         " for tensor ", k);
+        fail<ValueError>("cat: sizes of tensors must match except in dimension ", dim, ": expected ", shape_str(f->shape),
+                         " but got ", shape_str(t->shape), " for tensor ", k);
     dt = promote(dt, t->dtype);
     total = checked_add(total, t->shape[dim], "cat", "the concatenated size");
   }
@@ -309,7 +322,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   if (xs.empty()) fail<ValueError>("stack: expected a non-empty list of tensors");
   for (size_t k = 1; k < xs.size(); ++k)
     if (xs[k]->shape != xs[0]->shape)
-      fail<ValueError>("stack: expects each tensor to be equal size, but got ", shape_str(xs[0]->shape), " at entry 0 and ", shape_str(xs[k]->shape), " at entry ", k);
+      fail<ValueError>("stack: expects each tensor to be equal size, but got ", shape_str(xs[0]->shape), " at entry 0 and ",
+                       shape_str(xs[k]->shape), " at entry ", k);
   dim = wrap_dim(dim, xs[0]->ndim() + 1, "stack");
   std::vector<Tensor> us;
   us.reserve(xs.size());

@@ -49,12 +49,14 @@ void release(Device, void* p, size_t nbytes) {
 }
 
 void copy_from_host(Device, void* dst, const void* host_src, size_t nbytes) {
-  if (reinterpret_cast<uintptr_t>(host_src) & kTag) fail<RuntimeError>("testdev copy_from_host: the source is testdev memory, not host memory");
+  if (reinterpret_cast<uintptr_t>(host_src) & kTag)
+    fail<RuntimeError>("testdev copy_from_host: the source is testdev memory, not host memory");
   std::memcpy(untag(dst, "copy_from_host"), host_src, nbytes);
 }
 
 void copy_to_host(Device, void* host_dst, const void* src, size_t nbytes) {
-  if (reinterpret_cast<uintptr_t>(host_dst) & kTag) fail<RuntimeError>("testdev copy_to_host: the destination is testdev memory, not host memory");
+  if (reinterpret_cast<uintptr_t>(host_dst) & kTag)
+    fail<RuntimeError>("testdev copy_to_host: the destination is testdev memory, not host memory");
   std::memcpy(host_dst, untag(src, "copy_to_host"), nbytes);
 }
 
@@ -101,7 +103,7 @@ Backend make_testdev_backend() {
   b.copy_from_host = copy_from_host;
   b.copy_to_host = copy_to_host;
   b.synchronize = synchronize;
-#define RT_DELEGATE(entry) \
+#define RT_DELEGATE(entry)                  \
   Delegate<&Backend::entry>::name = #entry; \
   if (!b.entry) b.entry = Delegate<&Backend::entry>::call;
   RT_BACKEND_ENTRIES(RT_DELEGATE)
@@ -125,8 +127,11 @@ void enable_test_device() {
 void register_test_device_without(const std::string& entry) {
   Backend b = make_testdev_backend();
   bool found = false;
-#define RT_DROP(name) \
-  if (entry == #name) { b.name = nullptr; found = true; }
+#define RT_DROP(name)   \
+  if (entry == #name) { \
+    b.name = nullptr;   \
+    found = true;       \
+  }
   RT_BACKEND_ENTRIES(RT_DROP)
 #undef RT_DROP
   if (!found) fail<ValueError>("register_test_device_without: the table has no entry named '", entry, "'");
