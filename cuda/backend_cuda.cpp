@@ -31,41 +31,9 @@ Backend make_cuda_backend() {
   b.copy_from_host = copy_from_host;
   b.copy_to_host = copy_to_host;
   b.synchronize = synchronize;
-  b.copy = copy;
-  b.fill = fill;
-  b.unary = unary;
-  b.unary_backward = unary_backward;
-  b.binary = binary;
-  b.compare = compare;
-  b.where = where;
-  b.reduce = reduce;
-  b.scatter_add_dim = scatter_add_dim;
-  b.softmax = softmax;
-  b.softmax_backward = softmax_backward;
-  b.bmm = bmm;
-  b.index_select = index_select;
-  b.index_add = index_add;
-  b.index_copy = index_copy;
-  b.sort = sort;
-  b.cumsum = cumsum;
-  b.conv_forward = conv_forward;
-  b.conv_backward = conv_backward;
-  b.max_pool2d = max_pool2d;
-  b.max_pool2d_backward = max_pool2d_backward;
-  b.avg_pool2d = avg_pool2d;
-  b.avg_pool2d_backward = avg_pool2d_backward;
-  b.adaptive_avg_pool2d = adaptive_avg_pool2d;
-  b.adaptive_avg_pool2d_backward = adaptive_avg_pool2d_backward;
-  b.batch_norm = batch_norm;
-  b.batch_norm_backward = batch_norm_backward;
-  b.nll_loss = nll_loss;
-  b.nll_loss_backward = nll_loss_backward;
-  b.optim_update = optim_update;
-  b.affine_warp = affine_warp;
-  b.uniform = uniform;
-  b.normal = normal;
-  b.randint = randint;
-  b.bernoulli = bernoulli;
+#define RT_SET_KERNEL(entry) b.entry = entry;
+  RT_KERNEL_ENTRIES(RT_SET_KERNEL)
+#undef RT_SET_KERNEL
   return b;
 }
 }  // namespace

@@ -3,6 +3,8 @@
 // each of which carries its shape, strides and dtype, and registers the table (see register_backend
 // below). CPU lives in src/cpu, the test-only device in src/testdev, CUDA in cuda/.
 #pragma once
+#include <type_traits>
+
 #include "reticulum/tensor.h"
 #include "reticulum/unary_formulas.h"
 
@@ -137,16 +139,23 @@ struct Backend {
 };
 
 // Every entry of the table, for code that treats them alike (the null check at registration, a
-// backend that wraps another): X(name) for each member of Backend, in order.
+// backend that wraps another): X(name) for each member of Backend, in order; the memory entries,
+// then the kernels.
 // clang-format off
-#define RT_BACKEND_ENTRIES(X)                                                                                              \
-  X(allocate) X(release) X(copy_from_host) X(copy_to_host) X(synchronize)                                              \
+#define RT_MEMORY_ENTRIES(X) X(allocate) X(release) X(copy_from_host) X(copy_to_host) X(synchronize)
+#define RT_KERNEL_ENTRIES(X)                                                                                               \
   X(copy) X(fill) X(unary) X(unary_backward) X(binary) X(compare) X(where) X(reduce) X(scatter_add_dim) X(softmax)       \
   X(softmax_backward) X(bmm) X(index_select) X(index_add) X(conv_forward) X(conv_backward) X(max_pool2d)                \
   X(max_pool2d_backward) X(avg_pool2d) X(avg_pool2d_backward) X(adaptive_avg_pool2d) X(adaptive_avg_pool2d_backward)   \
   X(batch_norm) X(batch_norm_backward) X(nll_loss) X(nll_loss_backward) X(optim_update) X(affine_warp) X(uniform)      \
   X(normal) X(randint) X(bernoulli) X(index_copy) X(sort) X(cumsum)
+#define RT_BACKEND_ENTRIES(X) RT_MEMORY_ENTRIES(X) RT_KERNEL_ENTRIES(X)
 // clang-format on
+
+// Expanded in a backend's namespace over RT_KERNEL_ENTRIES, declares its kernel functions with the
+// entries' exact signatures: the contracts above are then written once, and a backend whose
+// definition drifts from its entry fails to compile there.
+#define RT_DECLARE_KERNEL(entry) std::remove_pointer_t<decltype(::rt::Backend::entry)> entry;
 
 // The device registry. A device type's table is installed once, by register_backend, which refuses
 // a table with a missing (null) entry, naming it. backend() of a device type nobody registered is

@@ -105,8 +105,8 @@ Backend make_testdev_backend() {
   b.synchronize = synchronize;
 #define RT_DELEGATE(entry)                  \
   Delegate<&Backend::entry>::name = #entry; \
-  if (!b.entry) b.entry = Delegate<&Backend::entry>::call;
-  RT_BACKEND_ENTRIES(RT_DELEGATE)
+  b.entry = Delegate<&Backend::entry>::call;
+  RT_KERNEL_ENTRIES(RT_DELEGATE)
 #undef RT_DELEGATE
   return b;
 }

@@ -495,8 +495,3 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         out = (out.index_select(axis, _C._from_numpy_copy(i0)) * w0
                + out.index_select(axis, _C._from_numpy_copy(i1)) * w1)
     return out.clone() if out is input else out
-
-
-def _C_no_grad():
-    from .._grad_mode import no_grad
-    return no_grad()
