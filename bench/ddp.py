@@ -233,7 +233,7 @@ def report_model(name, single, ddp):
         sb = f"{1e3 * b:8.2f} ({gb / b:7.0f})" if "all-reduce" not in label else f"{1e3 * b:8.2f}"
         print(f"  {label:31s} {sa}   {sb}")
     print(f"  reticulum DDP step: compute {1e3 * compute:.2f} ms + copies to/from buckets {1e3 * t['rt_copy_s']:.2f} ms + "
-          f"waiting for all-reduces {1e3 * t['rt_wait_s']:.2f} ms")
+          f"all-reduces, waiting for the other rank included {1e3 * t['rt_wait_s']:.2f} ms")
     print(f"  ideal (no_sync step + all-reduce alone) {1e3 * ideal:.2f} ms: DDP step / ideal = "
           f"{t['reticulum_step_s'] / ideal:.3f}; reticulum DDP / torch DDP step time (paired) = "
           f"{med(ddp, 'rt_over_torch_step'):.3f}; DDP speed-up over 1 process x 2 threads = "

@@ -42,6 +42,16 @@ def collectives():
         t = rt.tensor([1.0, 10.0]) * (rank + 1) if op != dist.ReduceOp.PRODUCT else rt.tensor([1.0 + rank, 10.0 * (rank + 1)])
         dist.all_reduce(t, op=op)
         np.testing.assert_allclose(t.numpy(), want)
+    # Larger than one 1 MiB piece of the blocking all-reduce, and not a whole number of pieces, in
+    # float32 and float64 (different piece lengths), with MAX too: every element, the last piece's included.
+    for dtype in (rt.float32, rt.float64):
+        n = 3 * (1 << 20) // 4 + 5
+        t = rt.arange(n, dtype=dtype) * (rank + 1)
+        dist.all_reduce(t)
+        np.testing.assert_array_equal(t.numpy(), np.arange(n) * 3)
+        t = rt.arange(n, dtype=dtype) * (rank + 1) - rank * n
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        np.testing.assert_array_equal(t.numpy(), np.maximum(np.arange(n), 2 * np.arange(n) - n))
     view = rt.zeros(4)
     part = view[1:3]  # a contiguous view: the reduction lands in the base tensor's memory
     part += rank + 1

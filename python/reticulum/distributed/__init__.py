@@ -13,9 +13,11 @@ runtime with ``mpirun``). Tensors are communicated in place through NumPy views 
 (zero-copy): they must be contiguous CPU tensors of float32, float64 or int64. mpi4py releases the GIL
 inside every MPI call.
 
-Failure: nothing here waits forever. Every collective is started non-blocking and waited for by
-polling MPI_Test, so it raises RuntimeError once `timeout` (init_process_group; 30 minutes by default,
-as PyTorch's) has passed without the other ranks taking part. And an exception that no one catches on
+Failure: nothing here waits forever. A collective first meets the other ranks in a non-blocking barrier
+waited for by polling MPI_Test, so it raises RuntimeError once `timeout` (init_process_group; 30 minutes
+by default, as PyTorch's) has passed without the other ranks taking part; only then does it move the data,
+with MPI's blocking call (see _gated). With async_op=True the collective itself is non-blocking and
+Work.wait() polls it the same way. And an exception that no one catches on
 any rank aborts the whole job (MPI_Abort) after printing its traceback, instead of leaving the other
 ranks waiting in a collective for a rank that is gone; a rank that dies is reported by mpirun, which
 then ends the others.
@@ -171,6 +173,26 @@ def _wait(requests, op, group):
                                f"different collectives")
 
 
+# Open MPI's non-blocking collectives (libnbc) move large messages several times slower than its blocking
+# ones (2 ranks on a quiet 2-core Zen 4: 4 MB all-reduce 1.4 ms against 0.5 ms, 16 MB 10.5 ms against 3.4 ms),
+# and blocking all-reduces of 1 MiB pieces are faster still past 4 MB (16 MB: 2.0 ms): the pieces stay in cache.
+_PIECE_BYTES = 1 << 20
+
+
+def _gated(group, op):
+    """Waits, with the group's timeout, until every rank has reached this collective. The blocking MPI call
+    that follows then finds every rank in it (a rank that dies inside it is reported by mpirun, which ends
+    the job), so a synchronous collective gets MPI's fast blocking path and still cannot hang."""
+    _wait([group.comm.Ibarrier()], op, group)
+
+
+def _all_reduce_blocking(group, buf, mpi_op):
+    """In-place blocking all-reduce of a 1-d NumPy buffer, in _PIECE_BYTES pieces (every op is elementwise)."""
+    step = max(1, _PIECE_BYTES // buf.itemsize)
+    for i in range(0, buf.size, step):
+        group.comm.Allreduce(group.mpi.IN_PLACE, buf[i:i + step], op=mpi_op)
+
+
 class Work:
     """A collective started with async_op=True; wait() blocks until it completed on this rank."""
 
@@ -257,8 +279,13 @@ def all_reduce(tensor, op=ReduceOp.SUM, async_op=False):
     buf = _buffer(tensor, "all_reduce")
     mpi_op = _mpi_op(group, op, "all_reduce")
     finish = _averager(buf, op, group, "all_reduce", tensor)
-    request = group.comm.Iallreduce(group.mpi.IN_PLACE, buf, op=mpi_op)
-    return _finish(Work([request], "all_reduce", group, finish), async_op)
+    if async_op:
+        return Work([group.comm.Iallreduce(group.mpi.IN_PLACE, buf, op=mpi_op)], "all_reduce", group, finish)
+    _gated(group, "all_reduce")
+    _all_reduce_blocking(group, buf, mpi_op)
+    if finish is not None:
+        finish()
+    return None
 
 
 def broadcast(tensor, src, async_op=False):

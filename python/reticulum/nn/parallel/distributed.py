@@ -7,10 +7,12 @@ As PyTorch's, on reticulum.distributed (MPI):
 - the parameters' gradients are grouped into buckets of about `bucket_cap_mb` (25 MB; the first one 1 MB,
   so that communication starts early), in reverse registration order, which is roughly the order backward
   produces them. A post-accumulate-grad hook on each parameter copies its gradient, divided by the world
-  size, into its bucket; a full bucket is all-reduced at once with a non-blocking MPI_Iallreduce while
-  backward goes on. Buckets are started in the same order on every rank (MPI requires it), and the
-  last gradient's hook waits for all of them and writes the averages back into .grad, so after
-  backward() returns every rank holds the same averaged gradients;
+  size, into its bucket; a full bucket is all-reduced at once, as soon as it and the ones before it are
+  full, in the same order on every rank (MPI requires it). The last bucket's all-reduce writes the
+  averages back into .grad, so after backward() returns every rank holds the same averaged gradients.
+  Each all-reduce is MPI's blocking one after a barrier that times out (distributed._gated): with one
+  core per rank nothing could progress a non-blocking one during backward anyway, and Open MPI's
+  non-blocking all-reduce moves a multi-megabyte bucket several times slower;
 - ``no_sync()`` skips the all-reduce: gradients accumulate locally, and the first backward after it
   averages the accumulated sums;
 - with ``broadcast_buffers`` (default) every forward first broadcasts rank 0's buffers (batch-norm
@@ -47,7 +49,6 @@ class _Bucket:
         self.flat = _C.empty((int(self.offsets[-1]),), params[indices[0]].dtype)
         self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
         self.pending = len(indices)
-        self.request = None
 
 
 def _bucket_assignment(params, cap_bytes):
@@ -100,7 +101,7 @@ class DistributedDataParallel(Module):
     bucket_cap_mb: the gradient bucket size in megabytes (default 25).
     The wrapped model is ``.module``; the state dict's keys start with ``module.`` as in PyTorch.
     ``comm_stats`` counts, for profiling: seconds spent copying gradients into and out of buckets
-    ("copy_s") and waiting for all-reduces at the end of backward ("wait_s"), and reductions done.
+    ("copy_s"), in the all-reduces, waiting for the other ranks included ("wait_s"), and reductions done.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, broadcast_buffers=True, bucket_cap_mb=25):
@@ -186,7 +187,6 @@ class DistributedDataParallel(Module):
         self._next_bucket = 0
         for bucket in self._buckets:
             bucket.pending = len(bucket.indices)
-            bucket.request = None
 
     def _grad_ready(self, index, param):
         if not self._armed:
@@ -203,30 +203,27 @@ class DistributedDataParallel(Module):
         self.comm_stats["copy_s"] += time.perf_counter() - t0
         bucket.pending -= 1
         if bucket.pending == 0:
-            self._launch_ready_buckets()
-        elif self._next_bucket:  # MPI advances started all-reduces only inside MPI calls: give it one
-            self._group.mpi.Request.Testall([bk.request for bk in self._buckets[:self._next_bucket]])
+            self._reduce_ready_buckets()
 
-    def _launch_ready_buckets(self):
+    def _reduce_ready_buckets(self):
         group = self._group
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
+            t0 = time.perf_counter()
             bucket = self._buckets[self._next_bucket]
-            bucket.request = group.comm.Iallreduce(group.mpi.IN_PLACE, bucket.view, op=group.mpi.SUM)
+            dist._gated(group, "DistributedDataParallel: gradient all-reduce")
+            dist._all_reduce_blocking(group, bucket.view, group.mpi.SUM)
+            self.comm_stats["wait_s"] += time.perf_counter() - t0
             self._next_bucket += 1
         if self._next_bucket == len(self._buckets):
             self._finish_reduction()
 
     def _finish_reduction(self):
         t0 = time.perf_counter()
-        dist._wait([b.request for b in self._buckets], "DistributedDataParallel: gradient all-reduce", self._group)
-        t1 = time.perf_counter()
         for bucket in self._buckets:
             for k, i in enumerate(bucket.indices):
                 self._params[i].grad.numpy().reshape(-1)[:] = bucket.view[bucket.offsets[k]:bucket.offsets[k + 1]]
-            bucket.request = None
         self._armed = False
-        self.comm_stats["wait_s"] += t1 - t0
-        self.comm_stats["copy_s"] += time.perf_counter() - t1
+        self.comm_stats["copy_s"] += time.perf_counter() - t0
         self.comm_stats["reductions"] += 1
 
 
