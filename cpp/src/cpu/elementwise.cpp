@@ -1,6 +1,7 @@
 // CPU elementwise kernels: copy/fill, unary (Eigen's vectorized math), binary,
 // compare and where over strided operands, and random fills.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 
 #include "cpu/float_loops.h"
@@ -370,13 +371,19 @@ void randint(const Tensor& dst, int64_t low, int64_t high) {
   });
 }
 
+// to_unit(b) < p, compared in integers: (b >> 11) < p * 2^53 holds exactly when (b >> 11) < ceil(p * 2^53)
+// (p * 2^53 is exact). The same mask as the float compare, without a 64-bit integer to double
+// conversion per element, which the portable build cannot vectorize.
 void bernoulli(const Tensor& dst, double p) {
   int64_t n = dst->numel();
   auto bits = draw(n);
+  const double scaled = std::ceil(std::min(std::max(p, 0.0), 1.0) * 0x1.0p53);
+  const uint64_t threshold = static_cast<uint64_t>(scaled);
   dispatch_all(dst->dtype, [&](auto tag) {
     using T = decltype(tag);
     T* o = dst->data<T>();
-    for (int64_t i = 0; i < n; ++i) o[i] = to_unit(bits[i]) < p ? T(1) : T(0);
+    const uint64_t* b = bits.data();
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>((b[i] >> 11) < threshold);
   });
 }
 
