@@ -1,6 +1,5 @@
-// A caching device allocator: freed blocks are kept per device and size class and handed out
-// again, so a training loop that allocates the same shapes every step stops paying for
-// cudaMalloc/cudaFree (each of which synchronises the device). All work of a device runs on its
+// The device allocator, cached (reticulum/block_cache.h) so that a training loop stops paying for
+// cudaMalloc/cudaFree, each of which synchronises the device. All work of a device runs on its
 // one stream, so a block freed by the host may be reused by the next kernel at once: the stream
 // orders the new use after every queued use of the old tensor.
 #pragma once
