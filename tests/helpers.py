@@ -193,3 +193,27 @@ def hang_guard(seconds, what):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def check_against_torch(torch, name, fn, arrays, layout):
+    """fn(L, *inputs) run on reticulum (float64 inputs in `layout`) and on torch (contiguous): the outputs,
+    and the gradients of every input under a fixed random weighting of the output, must agree."""
+    def run(lib, layout_):
+        if lib is torch:
+            ins = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+        else:
+            ins = [make(a, layout_, dtype=rt.float64, requires_grad=True) for a in arrays]
+        out = fn(lib, *ins)
+        weights = rng("w", tuple(out.shape)).uniform(-1, 1, tuple(out.shape))
+        w = torch.tensor(weights) if lib is torch else rt.tensor(weights, dtype=rt.float64)
+        (out * w).sum().backward()
+        grads = [np.zeros(a.shape) if t.grad is None else t.grad.detach().numpy() for a, t in zip(arrays, ins)]
+        return out.detach().numpy(), grads
+
+    out, grads = run(rt, layout)
+    ref_out, ref_grads = run(torch, "contig")
+    assert out.shape == ref_out.shape, f"{name}: shape {out.shape} != torch {ref_out.shape}"
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12, err_msg=f"{name}: forward")
+    for i, (g, ref) in enumerate(zip(grads, ref_grads)):
+        assert np.all(np.isfinite(g)), f"{name}: non-finite gradient for input {i}: {g}"
+        np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-12, err_msg=f"{name}: gradient of input {i}")

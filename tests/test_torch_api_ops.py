@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reticulum as rt
-from helpers import LAYOUTS, make
+from helpers import LAYOUTS, check_against_torch, make
 from helpers import rng as _rng
 
 torch = pytest.importorskip("torch")
@@ -81,31 +81,12 @@ OPS = {
 }
 
 
-def _run(lib, fn, arrays, layout):
-    if lib is rt:
-        ins = [make(a, layout, dtype=rt.float64, requires_grad=True) for a in arrays]
-    else:
-        ins = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-    out = fn(lib, *ins)
-    weights = _rng("w", tuple(out.shape)).uniform(-1, 1, tuple(out.shape))
-    w = rt.tensor(weights, dtype=rt.float64) if lib is rt else torch.tensor(weights)
-    (out * w).sum().backward()
-    grads = [np.zeros(a.shape) if t.grad is None else t.grad.detach().numpy() for a, t in zip(arrays, ins)]
-    return out.detach().numpy(), grads
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("name", list(OPS))
 def test_matches_torch(name, layout):
     fn, specs = OPS[name]
     arrays = [_values(dom, shape, _rng(name, i)) for i, (shape, dom) in enumerate(specs)]
-    out, grads = _run(rt, fn, arrays, layout)
-    ref_out, ref_grads = _run(torch, fn, arrays, "contig")
-    assert out.shape == ref_out.shape, f"{name}: shape {out.shape} != torch {ref_out.shape}"
-    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12, err_msg=f"{name}: forward")
-    for i, (g, ref) in enumerate(zip(grads, ref_grads)):
-        assert np.all(np.isfinite(g)), f"{name}: non-finite gradient for input {i}: {g}"
-        np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-12, err_msg=f"{name}: gradient of input {i}")
+    check_against_torch(torch, name, fn, arrays, layout)
 
 
 # Left out: kinks (compared with torch above), and embedding's padding row, whose gradient is 0 by design.
