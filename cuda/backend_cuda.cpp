@@ -26,13 +26,8 @@ void copy_to_host(Device d, void* host_dst, const void* src, size_t nbytes) {
 
 Backend make_cuda_backend() {
   Backend b{};
-  b.allocate = allocate;
-  b.release = release;
-  b.copy_from_host = copy_from_host;
-  b.copy_to_host = copy_to_host;
-  b.synchronize = synchronize;
-#define RT_SET_KERNEL(entry) b.entry = entry;
-  RT_KERNEL_ENTRIES(RT_SET_KERNEL)
+#define RT_SET_KERNEL(entry) b.entry = entry;  // memory entries included: the names match
+  RT_BACKEND_ENTRIES(RT_SET_KERNEL)
 #undef RT_SET_KERNEL
   return b;
 }

@@ -97,20 +97,12 @@ static void unary_block(UnaryOp op, const T* xp, T* op_, int64_t n, UnaryArgs a)
     case UnaryOp::Cos:
       if constexpr (is_float) o = x.cos();
       break;
-    // Formula ops (unary_formulas.h): the level tables evaluate them for floats; this is their
-    // portable definition should a table decline.
-#define RT_FORMULA_FORWARD(Op, name, grad_fn, where, forward, backward) \
-  case UnaryOp::Op:                                                     \
-    if constexpr (is_float) {                                           \
-      RT_FORMULA_MATH;                                                  \
-      for (int64_t i = 0; i < n; ++i) {                                 \
-        const T x = xp[i];                                              \
-        op_[i] = (forward);                                             \
-      }                                                                 \
-    }                                                                   \
-    break;
-      RT_FORMULA_UNARY_OPS(RT_FORMULA_FORWARD)
-#undef RT_FORMULA_FORWARD
+    // Formula ops (unary_formulas.h) never reach this block: they take float input only, and every
+    // level's table (vec_loops, float and double) evaluates them.
+#define RT_FORMULA_CASE(Op, ...) case UnaryOp::Op:
+      RT_FORMULA_UNARY_OPS(RT_FORMULA_CASE)
+      break;
+#undef RT_FORMULA_CASE
     case UnaryOp::Gelu:
       if constexpr (is_float) {
         if (A == T(0)) {
@@ -173,18 +165,14 @@ static void unary_backward_block(UnaryOp op, const T* gyp, const T* xp, const T*
     case UnaryOp::Sign:
     case UnaryOp::Heaviside: g.setZero(); break;
     case UnaryOp::Sin: g = gy * x.cos(); break;
-    case UnaryOp::Cos: g = -gy * x.sin(); break;
-#define RT_FORMULA_BACKWARD(Op, name, grad_fn, where, forward, backward) \
-  case UnaryOp::Op: {                                                    \
-    RT_FORMULA_MATH;                                                     \
-    for (int64_t i = 0; i < n; ++i) {                                    \
-      const T gy = gyp[i], x = xp[i];                                    \
-      gp[i] = (backward);                                                \
-    }                                                                    \
-    break;                                                               \
-  }
-      RT_FORMULA_UNARY_OPS(RT_FORMULA_BACKWARD)
-#undef RT_FORMULA_BACKWARD
+    case UnaryOp::Cos:
+      g = -gy * x.sin();
+      break;
+    // Formula ops: their backward runs in every level's table (vec_loops), never here.
+#define RT_FORMULA_CASE(Op, ...) case UnaryOp::Op:
+      RT_FORMULA_UNARY_OPS(RT_FORMULA_CASE)
+      break;
+#undef RT_FORMULA_CASE
     case UnaryOp::Gelu:
       if (A == T(0)) {  // Phi(x) + x phi(x)
         const T inv_sqrt_2pi = static_cast<T>(M_2_SQRTPI * M_SQRT1_2 * 0.5);

@@ -98,11 +98,9 @@ struct Delegate<Member> {
 
 Backend make_testdev_backend() {
   Backend b{};
-  b.allocate = allocate;
-  b.release = release;
-  b.copy_from_host = copy_from_host;
-  b.copy_to_host = copy_to_host;
-  b.synchronize = synchronize;
+#define RT_SET_MEMORY(entry) b.entry = entry;
+  RT_MEMORY_ENTRIES(RT_SET_MEMORY)
+#undef RT_SET_MEMORY
 #define RT_DELEGATE(entry)                  \
   Delegate<&Backend::entry>::name = #entry; \
   b.entry = Delegate<&Backend::entry>::call;
