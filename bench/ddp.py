@@ -9,8 +9,11 @@ Needs reticulum[mpi] (mpirun) and torch. Every configuration uses both cores:
   single  one process, 2 threads, batch 2B (reticulum, and torch alternating with it in the same process);
   ddp     mpirun -np 2, 1 thread per rank, batch B per rank, so the same 2B samples per step. Inside that job,
           fixed-length blocks alternate: reticulum DDP steps, torch DDP (gloo over loopback) steps, the same
-          steps under no_sync() (no communication: the compute part), and one all-reduce of the model's gradient
-          size alone (the communication part). Each rank runs the same number of steps per block.
+          steps under no_sync() (no communication: the compute part), the same again with a barrier after each
+          step (what meeting the other rank every step costs), and one all-reduce of the model's gradient size
+          alone (the communication part), both back to back on a buffer in cache ("hot") and each after a
+          pass over 64 MB that evicts it, as compute does in a real step ("cold"). Each rank runs the same
+          number of steps per block.
 The driver alternates the single and ddp jobs of each model for --rounds rounds and prints the load
 average before each job: absolute times drift on a shared machine, ratios measured side by side don't.
 """
@@ -60,6 +63,27 @@ def _fixed_steps(fn, block, dist, rt):
     n = rt.tensor([max(2, int(block / per))])
     dist.broadcast(n, 0)
     return int(n.item())
+
+
+_EVICT = None
+
+
+def _cold(fn, barrier):
+    """fn, timed alone, each call after a pass over more memory than the caches hold (the pass untimed)."""
+    def timed_calls(n, barrier=barrier):
+        global _EVICT
+        import numpy as np
+        if _EVICT is None:
+            _EVICT = np.zeros(16 << 20, np.float32)
+        total = 0.0
+        for _ in range(n):
+            _EVICT += 1.0
+            barrier()
+            t0 = time.perf_counter()
+            fn()
+            total += time.perf_counter() - t0
+        return total / n
+    return timed_calls
 
 
 def _timed(fn, n, barrier):
@@ -114,11 +138,18 @@ def worker_ddp(name, block, pairs):
         n_params = sum(p.numel() for p in model.parameters())
         flat = lib.zeros(n_params)
         reduce_alone = (lambda flat=flat: dist.all_reduce(flat)) if lib is rt else (lambda flat=flat: tdist.all_reduce(flat))
-        sides[lib.__name__] = {"model": model, "step": step, "local": local_step, "forward": forward,
-                               "allreduce": reduce_alone, "params": n_params}
+
+        def synced(local_step=local_step):
+            local_step()
+            dist.barrier()
+
+        sides[lib.__name__] = {"model": model, "step": step, "local": local_step, "synced": synced, "forward": forward,
+                               "allreduce": reduce_alone, "allreduce_cold": _cold(reduce_alone, dist.barrier),
+                               "params": n_params}
     barrier = dist.barrier
-    counts = {(lib, kind): _fixed_steps(s[kind], block, dist, rt) for lib, s in sides.items()
-              for kind in ("step", "local", "forward", "allreduce")}
+    kinds = ("step", "local", "synced", "forward", "allreduce", "allreduce_cold")
+    counts = {(lib, kind): _fixed_steps(s["allreduce" if kind == "allreduce_cold" else kind], block, dist, rt)
+              for lib, s in sides.items() for kind in kinds}
     samples = {key: [] for key in counts}
     waits, copies = [], []
     for p in range(pairs):
@@ -127,7 +158,10 @@ def worker_ddp(name, block, pairs):
             if (lib, kind) == ("reticulum", "step"):
                 stats = sides[lib]["model"].comm_stats
                 w0, c0 = stats["wait_s"], stats["copy_s"]
-            samples[(lib, kind)].append(_timed(sides[lib][kind], counts[(lib, kind)], barrier))
+            if kind == "allreduce_cold":  # the eviction passes take most of the block: fewer calls
+                samples[(lib, kind)].append(sides[lib][kind](max(5, counts[(lib, kind)] // 20)))
+            else:
+                samples[(lib, kind)].append(_timed(sides[lib][kind], counts[(lib, kind)], barrier))
             if (lib, kind) == ("reticulum", "step"):
                 waits.append((stats["wait_s"] - w0) / counts[(lib, kind)])
                 copies.append((stats["copy_s"] - c0) / counts[(lib, kind)])
@@ -221,6 +255,8 @@ def report_model(name, single, ddp):
     t = {k: med(ddp, k) for k in ddp[0] if k.endswith("_s")}
     rt1, th1 = med(single, "rt_step_s"), med(single, "torch_step_s")
     ideal = t["reticulum_local_s"] + t["reticulum_allreduce_s"]
+    ideal_cold = t["reticulum_local_s"] + t["reticulum_allreduce_cold_s"]
+    torch_ideal = t["torch_local_s"] + t["torch_allreduce_s"]
     compute = t["reticulum_step_s"] - t["rt_wait_s"] - t["rt_copy_s"]
     print(f"\n{name}: {ddp[0]['params']:,} parameters ({4 * ddp[0]['params'] / 2**20:.2f} MB of gradients), "
           f"global batch {gb}")
@@ -228,14 +264,19 @@ def report_model(name, single, ddp):
     for label, a, b in (("1 process x 2 threads", rt1, th1),
                         ("2 ranks x 1 thread, DDP", t["reticulum_step_s"], t["torch_step_s"]),
                         ("  same steps in no_sync()", t["reticulum_local_s"], t["torch_local_s"]),
-                        ("  all-reduce of the gradients", t["reticulum_allreduce_s"], t["torch_allreduce_s"])):
+                        ("  same, barrier after each step", t["reticulum_synced_s"], t["torch_synced_s"]),
+                        ("  all-reduce of the gradients", t["reticulum_allreduce_s"], t["torch_allreduce_s"]),
+                        ("  the same all-reduce, cold", t["reticulum_allreduce_cold_s"], t["torch_allreduce_cold_s"])):
         sa = f"{1e3 * a:8.2f} ({gb / a:7.0f})" if "all-reduce" not in label else f"{1e3 * a:8.2f}          "
         sb = f"{1e3 * b:8.2f} ({gb / b:7.0f})" if "all-reduce" not in label else f"{1e3 * b:8.2f}"
         print(f"  {label:31s} {sa}   {sb}")
     print(f"  reticulum DDP step: compute {1e3 * compute:.2f} ms + copies to/from buckets {1e3 * t['rt_copy_s']:.2f} ms + "
           f"all-reduces, waiting for the other rank included {1e3 * t['rt_wait_s']:.2f} ms")
     print(f"  ideal (no_sync step + all-reduce alone) {1e3 * ideal:.2f} ms: DDP step / ideal = "
-          f"{t['reticulum_step_s'] / ideal:.3f}; reticulum DDP / torch DDP step time (paired) = "
+          f"{t['reticulum_step_s'] / ideal:.3f}; with the cold all-reduce {t['reticulum_step_s'] / ideal_cold:.3f} "
+          f"(torch DDP / its ideal: {t['torch_step_s'] / torch_ideal:.3f}, cold "
+          f"{t['torch_step_s'] / (t['torch_local_s'] + t['torch_allreduce_cold_s']):.3f})")
+    print(f"  reticulum DDP / torch DDP step time (paired) = "
           f"{med(ddp, 'rt_over_torch_step'):.3f}; DDP speed-up over 1 process x 2 threads = "
           f"{rt1 / t['reticulum_step_s']:.2f}x")
     report_model_scaling(name, ddp[0]["params"], t["reticulum_local_s"], t["reticulum_local_s"] - t["reticulum_forward_s"])

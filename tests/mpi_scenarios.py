@@ -105,9 +105,11 @@ def _same_on_all_ranks(arrays):
         np.testing.assert_array_equal(a, theirs.numpy())
 
 
-def ddp_equivalence(steps="4", bucket_cap_mb="25"):
+def ddp_equivalence(steps="4", bucket_cap_mb="25", set_to_none="1"):
     """DDP over 2 ranks with per-rank batch B, after K SGD steps (momentum), equals one process stepping on batch
-    2B in the same sample order; and every rank holds the same weights."""
+    2B in the same sample order; and every rank holds the same weights. set_to_none="0" zeroes the gradients in
+    place instead, so DDP copies the averages into the existing .grad tensors rather than handing out bucket
+    memory."""
     rank, world, steps, B = dist.get_rank(), dist.get_world_size(), int(steps), 8
     reference = _mlp(seed=0)
     ddp = DDP(_mlp(seed=0 if rank == 0 else 100 + rank), bucket_cap_mb=float(bucket_cap_mb))  # rank 0 broadcasts its weights
@@ -120,7 +122,7 @@ def ddp_equivalence(steps="4", bucket_cap_mb="25"):
     for k in range(steps):
         big = slice(k * world * B, (k + 1) * world * B)
         mine = slice(k * world * B + rank * B, k * world * B + (rank + 1) * B)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none == "1")
         loss_fn(ddp(x[mine]), y[mine]).backward()
         opt.step()
         ref_opt.zero_grad()
@@ -133,6 +135,42 @@ def ddp_equivalence(steps="4", bucket_cap_mb="25"):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     _same_on_all_ranks(_params(ddp.module))
     assert len(ddp._buckets) == (1 if float(bucket_cap_mb) >= 1 else 6), len(ddp._buckets)  # tiny: one per tensor
+
+
+def ddp_grad_memory():
+    """A .grad the backward created is handed the bucket's memory; the next backward reduces into new memory,
+    so gradients kept from an earlier step never change. A .grad that existed before backward (zeroed in
+    place) stays the same tensor and receives the averages."""
+    rank, world, B = dist.get_rank(), dist.get_world_size(), 4
+    reference = _mlp(seed=0)
+    ddp = DDP(_mlp(seed=0))
+    x, y = _data(3 * world * B, seed=2)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(k, set_to_none):
+        for model in (ddp, reference):
+            for p in model.parameters():
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.zero_()
+        mine = slice(k * world * B + rank * B, k * world * B + (rank + 1) * B)
+        loss_fn(ddp(x[mine]), y[mine]).backward()
+        loss_fn(reference(x[k * world * B:(k + 1) * world * B]), y[k * world * B:(k + 1) * world * B]).backward()
+        for p, q in zip(ddp.parameters(), reference.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+    step(0, set_to_none=True)
+    kept = [p.grad for p in ddp.parameters()]
+    values = [g.numpy().copy() for g in kept]
+    step(1, set_to_none=True)
+    for g, v, p in zip(kept, values, ddp.parameters()):
+        np.testing.assert_array_equal(g.numpy(), v)  # not written through by the second step
+        assert not np.array_equal(p.grad.numpy(), v)  # the second step's gradients are other values
+    tensors = [p.grad.data_ptr() for p in ddp.parameters()]
+    step(2, set_to_none=False)
+    assert [p.grad.data_ptr() for p in ddp.parameters()] == tensors
+    _same_on_all_ranks([p.grad.numpy() for p in ddp.parameters()])
 
 
 def ddp_no_sync():

@@ -160,9 +160,14 @@ def test_collectives():
 
 
 @needs_mpi
-@pytest.mark.parametrize("bucket_cap_mb", [25, 0.0001])
-def test_ddp_equals_one_process_with_the_whole_batch(bucket_cap_mb):
-    run_scenario("ddp_equivalence", 4, bucket_cap_mb)
+@pytest.mark.parametrize("bucket_cap_mb, set_to_none", [(25, 1), (0.0001, 1), (25, 0)])
+def test_ddp_equals_one_process_with_the_whole_batch(bucket_cap_mb, set_to_none):
+    run_scenario("ddp_equivalence", 4, bucket_cap_mb, set_to_none)
+
+
+@needs_mpi
+def test_ddp_gradients_kept_from_an_earlier_step_do_not_change():
+    run_scenario("ddp_grad_memory")
 
 
 @needs_mpi

@@ -8,8 +8,13 @@ As PyTorch's, on reticulum.distributed (MPI):
   so that communication starts early), in reverse registration order, which is roughly the order backward
   produces them. A post-accumulate-grad hook on each parameter copies its gradient, divided by the world
   size, into its bucket; a full bucket is all-reduced at once, as soon as it and the ones before it are
-  full, in the same order on every rank (MPI requires it). The last bucket's all-reduce writes the
-  averages back into .grad, so after backward() returns every rank holds the same averaged gradients.
+  full, in the same order on every rank (MPI requires it). After the last bucket's all-reduce every rank
+  holds the same averaged gradients in .grad when backward() returns. A gradient tensor this backward
+  created (.grad was None, as after zero_grad(), or another tensor than at forward) is replaced by a view
+  of its bucket instead of receiving a copy, and the bucket takes new memory for the next backward, so
+  DDP never writes through a gradient it handed out (PyTorch's gradient_as_bucket_view without its
+  aliasing; it saves a pass over the gradients). A .grad that existed before (zero_grad(set_to_none=False),
+  or accumulated in no_sync()) keeps its tensor and gets the averages copied in, as in PyTorch.
   Each all-reduce is MPI's blocking one after a barrier that times out (distributed._gated): with one
   core per rank nothing could progress a non-blocking one during backward anyway, and Open MPI's
   non-blocking all-reduce moves a multi-megabyte bucket several times slower;
@@ -46,9 +51,21 @@ class _Bucket:
         self.indices = indices
         sizes = [params[i].numel() for i in indices]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.flat = _C.empty((int(self.offsets[-1]),), params[indices[0]].dtype)
-        self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
+        self.dtype = params[indices[0]].dtype
+        self.shapes = [tuple(params[i].shape) for i in indices]
+        self.flat = self.view = None  # taken at the first gradient of each backward that needs new memory
         self.pending = len(indices)
+
+    def memory(self):
+        """The bucket's NumPy view, taking new memory if the last backward handed its memory out as .grad."""
+        if self.view is None:
+            self.flat = _C.empty((int(self.offsets[-1]),), self.dtype)
+            self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
+        return self.view
+
+    def grad_view(self, k):
+        """Slot k as a tensor of its parameter's shape that shares the bucket's memory."""
+        return self.flat[int(self.offsets[k]):int(self.offsets[k + 1])].view(self.shapes[k])
 
 
 def _bucket_assignment(params, cap_bytes):
@@ -184,6 +201,8 @@ class DistributedDataParallel(Module):
                 "loss (set requires_grad=False on the ones that do not)")
         self._armed = True
         self._ready = [False] * len(self._params)
+        # Which tensor each .grad is now: a different one at its hook was created by this backward.
+        self._grad_before = [None if p.grad is None else p.grad.data_ptr() for p in self._params]
         self._next_bucket = 0
         for bucket in self._buckets:
             bucket.pending = len(bucket.indices)
@@ -199,7 +218,7 @@ class DistributedDataParallel(Module):
         b, k = self._bucket_of[index]
         bucket = self._buckets[b]
         lo, hi = bucket.offsets[k], bucket.offsets[k + 1]
-        np.multiply(param.grad.numpy().reshape(-1), 1.0 / self._group.size, out=bucket.view[lo:hi])
+        np.multiply(param.grad.numpy().reshape(-1), 1.0 / self._group.size, out=bucket.memory()[lo:hi])
         self.comm_stats["copy_s"] += time.perf_counter() - t0
         bucket.pending -= 1
         if bucket.pending == 0:
@@ -220,8 +239,16 @@ class DistributedDataParallel(Module):
     def _finish_reduction(self):
         t0 = time.perf_counter()
         for bucket in self._buckets:
+            handed_out = False
             for k, i in enumerate(bucket.indices):
-                self._params[i].grad.numpy().reshape(-1)[:] = bucket.view[bucket.offsets[k]:bucket.offsets[k + 1]]
+                param = self._params[i]
+                if param.grad.data_ptr() != self._grad_before[i]:  # this backward's own tensor: nobody else holds it
+                    param.grad = bucket.grad_view(k)
+                    handed_out = True
+                else:
+                    param.grad.numpy().reshape(-1)[:] = bucket.view[bucket.offsets[k]:bucket.offsets[k + 1]]
+            if handed_out:
+                bucket.flat = bucket.view = None
         self._armed = False
         self.comm_stats["copy_s"] += time.perf_counter() - t0
         self.comm_stats["reductions"] += 1
