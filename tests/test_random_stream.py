@@ -48,9 +48,26 @@ def test_rand_is_mt19937_64(seed):
     np.testing.assert_array_equal(np.concatenate([first, rest]), (words >> np.uint64(11)).astype(np.float64) * 2.0**-53)
 
 
-def test_dropout_mask_is_the_bernoulli_of_the_stream():
+# The fills convert the words in chunks of 2048 as they are drawn: 5000 crosses two chunk boundaries.
+@pytest.mark.parametrize("n", [2000, 5000])
+@pytest.mark.parametrize("dtype", [rt.float32, rt.float64])
+def test_dropout_mask_is_the_bernoulli_of_the_stream(n, dtype, cpu_level):  # float masks run at each level
     p = 0.3
     rt.manual_seed(7)
-    kept = rt.nn.functional.dropout(rt.ones(2000, dtype=rt.float64), p, True).numpy() != 0
-    words = np.array(mt19937_64(7, 2000), dtype=np.uint64)
+    kept = rt.nn.functional.dropout(rt.ones(n, dtype=dtype), p, True).numpy() != 0
+    words = np.array(mt19937_64(7, n), dtype=np.uint64)
     np.testing.assert_array_equal(kept, (words >> np.uint64(11)).astype(np.float64) * 2.0**-53 < 1 - p)
+
+
+def test_randn_pairs_words_across_chunks_and_consumes_an_even_count():
+    n = 4097  # odd: Box-Muller uses 4098 words, in three chunks
+    rt.manual_seed(3)
+    z = rt.randn(n, dtype=rt.float64).numpy()
+    after = rt.rand(3, dtype=rt.float64).numpy()
+    words = np.array(mt19937_64(3, n + 1 + 3), dtype=np.uint64)
+    unit = (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    u1, u2 = 1.0 - unit[0:n + 1:2], unit[1:n + 1:2]
+    r, th = np.sqrt(-2.0 * np.log(u1)), 2 * np.pi * u2
+    want = np.stack([r * np.cos(th), r * np.sin(th)], axis=1).reshape(-1)[:n]
+    np.testing.assert_allclose(z, want, rtol=1e-12, atol=1e-12)  # libm and NumPy may differ in the last bit
+    np.testing.assert_array_equal(after, unit[n + 1:])

@@ -100,6 +100,16 @@ void random_bits(uint64_t* out, int64_t n) {
   gen().fill(out, n);
 }
 
+void random_bits_chunked(int64_t n, void* context, void (*take)(void*, const uint64_t*, int64_t, int64_t)) {
+  uint64_t chunk[kRandomChunk];
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (int64_t begin = 0; begin < n; begin += kRandomChunk) {
+    const int64_t count = std::min(kRandomChunk, n - begin);
+    gen().fill(chunk, count);
+    take(context, chunk, begin, count);
+  }
+}
+
 double next_uniform() { return static_cast<double>(next_random() >> 11) * 0x1.0p-53; }
 
 }  // namespace rt

@@ -190,6 +190,11 @@ void manual_seed(uint64_t seed);
 void add_seed_hook(void (*hook)(uint64_t seed));
 uint64_t next_random();  // 64 random bits
 void random_bits(uint64_t* out, int64_t n);  // n draws under one lock
+// The same n draws (one lock, one stretch of the stream), handed to take(context, bits, begin, count)
+// in consecutive chunks of kRandomChunk words (the last may be shorter): converting each chunk while
+// it is in L1 spares a pass over an n-word buffer.
+constexpr int64_t kRandomChunk = 2048;
+void random_bits_chunked(int64_t n, void* context, void (*take)(void*, const uint64_t*, int64_t begin, int64_t count));
 double next_uniform();   // [0, 1)
 
 }  // namespace rt

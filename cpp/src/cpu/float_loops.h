@@ -28,6 +28,8 @@ struct VecLoops {
   // out = x * scale + shift, and the batch-norm input gradient gx = k * (g - a - (x - mu) * b).
   void (*scale_shift)(const T* x, T* out, int64_t n, T scale, T shift);
   void (*norm_backward)(const T* g, const T* x, T* gx, int64_t n, T k, T a, T mu, T b);
+  // Bernoulli draws from random words: out[i] = 1 when (bits[i] >> 11) < threshold, else 0.
+  void (*bernoulli_mask)(const uint64_t* bits, T* out, int64_t n, uint64_t threshold);
 };
 using FloatLoops = VecLoops<float>;
 
