@@ -6,6 +6,7 @@
 #include "allocator.h"
 #include "block_reduce.cuh"
 #include "kernels.h"
+#include "reticulum/loss_formulas.h"
 
 namespace rt::cuda {
 
@@ -131,7 +132,7 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
   });
 }
 
-// loss_i = -(1-s) w[t] logp[t] - (s/C) sum_c w[c] logp[c]; ignored targets give 0 (and weight 0).
+// loss_i: nll_term (reticulum/loss_formulas.h); ignored targets give 0 (and weight 0).
 // Op code has checked every other target is in [0, C); one that is not gives NaN, never a wild read.
 template <class T>
 __global__ void nll_kernel(const T* lp, const int64_t* tg, const T* w, int64_t ignore_index, double s, int64_t N, int64_t C,
@@ -143,16 +144,8 @@ __global__ void nll_kernel(const T* lp, const int64_t* tg, const T* w, int64_t i
       wt[i] = 0;
       continue;
     }
-    const T* row = lp + n * C * L + l;
-    const double wt_t = w ? static_cast<double>(w[t]) : 1.0;
-    double v = -(1 - s) * wt_t * static_cast<double>(row[t * L]);
-    if (s > 0) {
-      double acc = 0;
-      for (int64_t c = 0; c < C; ++c) acc += (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(row[c * L]);
-      v -= s / static_cast<double>(C) * acc;
-    }
-    loss[i] = static_cast<T>(v);
-    wt[i] = static_cast<T>(wt_t);
+    loss[i] = static_cast<T>(nll_term(lp + n * C * L + l, L, C, t, w, s));
+    wt[i] = static_cast<T>(class_weight(w, t));
   }
 }
 
@@ -179,8 +172,8 @@ __global__ void nll_backward_kernel(const T* g, const int64_t* tg, const T* w, i
     const double gi = g[i];
     for (int64_t c = 0; c < C; ++c) {
       T v = 0;  // the CPU's order: zero, plus the target term, plus the smoothing term
-      if (!skip && c == t) v += static_cast<T>(-(1 - s) * (w ? static_cast<double>(w[t]) : 1.0) * gi);
-      if (!skip && s > 0) v += static_cast<T>(-s / static_cast<double>(C) * (w ? static_cast<double>(w[c]) : 1.0) * gi);
+      if (!skip && c == t) v += nll_target_grad(w, t, s, gi);
+      if (!skip && s > 0) v += nll_smoothing_grad(w, c, C, s, gi);
       row[c * L] = v;
     }
   }

@@ -5,6 +5,7 @@
 #include "cpu/float_loops.h"
 #include "cpu/kernels.h"
 #include "cpu/strided.h"
+#include "reticulum/loss_formulas.h"
 
 namespace rt::cpu {
 
@@ -121,7 +122,7 @@ void batch_norm_backward(const Tensor& xt, const Tensor& gyt, const Tensor& wt, 
   });
 }
 
-// loss_i = -(1-s) w[t] logp[t] - (s/C) sum_c w[c] logp[c]; ignored targets give 0 (and weight 0).
+// loss_i: nll_term (reticulum/loss_formulas.h); ignored targets give 0 (and weight 0).
 void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, int64_t ignore_index, double s,
               const Tensor& losst, const Tensor& wtt) {
   const int64_t N = logpt->shape[0], C = logpt->shape[1], L = logpt->numel() / std::max<int64_t>(1, N * C);
@@ -141,16 +142,8 @@ void nll_loss(const Tensor& logpt, const Tensor& target, const Tensor& weight, i
           continue;
         }
         if (t < 0 || t >= C) fail<IndexError>("nll_loss: target ", t, " is out of bounds for ", C, " classes");
-        const T* row = lp + n * C * L + l;
-        const double wt_t = w ? static_cast<double>(w[t]) : 1.0;
-        double v = -(1 - s) * wt_t * static_cast<double>(row[t * L]);
-        if (s > 0) {
-          double acc = 0;
-          for (int64_t c = 0; c < C; ++c) acc += (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(row[c * L]);
-          v -= s / static_cast<double>(C) * acc;
-        }
-        loss[i] = static_cast<T>(v);
-        wt[i] = static_cast<T>(wt_t);
+        loss[i] = static_cast<T>(nll_term(lp + n * C * L + l, L, C, t, w, s));
+        wt[i] = static_cast<T>(class_weight(w, t));
       }
   });
 }
@@ -171,9 +164,9 @@ void nll_loss_backward(const Tensor& gt, const Tensor& target, const Tensor& wei
         if (t == ignore_index) continue;
         T* row = gx + n * C * L + l;
         const double gi = g[i];
-        row[t * L] += static_cast<T>(-(1 - s) * (w ? w[t] : 1.0) * gi);
+        row[t * L] += nll_target_grad(w, t, s, gi);
         if (s > 0)
-          for (int64_t c = 0; c < C; ++c) row[c * L] += static_cast<T>(-s / static_cast<double>(C) * (w ? w[c] : 1.0) * gi);
+          for (int64_t c = 0; c < C; ++c) row[c * L] += nll_smoothing_grad(w, c, C, s, gi);
       }
   });
 }
