@@ -10,7 +10,8 @@ Needs reticulum[mpi] (mpirun) and torch. Every configuration uses both cores:
   ddp     mpirun -np 2, 1 thread per rank, batch B per rank, so the same 2B samples per step. Inside that job,
           fixed-length blocks alternate: reticulum DDP steps, torch DDP (gloo over loopback) steps, the same
           steps under no_sync() (no communication: the compute part), the same again with a barrier after each
-          step (what meeting the other rank every step costs), and one all-reduce of the model's gradient size
+          step (what meeting the other rank every step costs), the same followed by one all-reduce of the
+          model's gradient size (compute and communication in sequence, without DDP), and that all-reduce
           alone (the communication part), both back to back on a buffer in cache ("hot") and each after a
           pass over 64 MB that evicts it, as compute does in a real step ("cold"). Each rank runs the same
           number of steps per block.
@@ -143,11 +144,16 @@ def worker_ddp(name, block, pairs):
             local_step()
             dist.barrier()
 
-        sides[lib.__name__] = {"model": model, "step": step, "local": local_step, "synced": synced, "forward": forward,
+        def then_reduce(local_step=local_step, reduce_alone=reduce_alone):
+            local_step()
+            reduce_alone()
+
+        sides[lib.__name__] = {"model": model, "step": step, "local": local_step, "synced": synced, "then_reduce": then_reduce,
+                               "forward": forward,
                                "allreduce": reduce_alone, "allreduce_cold": _cold(reduce_alone, dist.barrier),
                                "params": n_params}
     barrier = dist.barrier
-    kinds = ("step", "local", "synced", "forward", "allreduce", "allreduce_cold")
+    kinds = ("step", "local", "synced", "then_reduce", "forward", "allreduce", "allreduce_cold")
     counts = {(lib, kind): _fixed_steps(s["allreduce" if kind == "allreduce_cold" else kind], block, dist, rt)
               for lib, s in sides.items() for kind in kinds}
     samples = {key: [] for key in counts}
@@ -265,6 +271,7 @@ def report_model(name, single, ddp):
                         ("2 ranks x 1 thread, DDP", t["reticulum_step_s"], t["torch_step_s"]),
                         ("  same steps in no_sync()", t["reticulum_local_s"], t["torch_local_s"]),
                         ("  same, barrier after each step", t["reticulum_synced_s"], t["torch_synced_s"]),
+                        ("  same, then the gradients' all-reduce", t["reticulum_then_reduce_s"], t["torch_then_reduce_s"]),
                         ("  all-reduce of the gradients", t["reticulum_allreduce_s"], t["torch_allreduce_s"]),
                         ("  the same all-reduce, cold", t["reticulum_allreduce_cold_s"], t["torch_allreduce_cold_s"])):
         sa = f"{1e3 * a:8.2f} ({gb / a:7.0f})" if "all-reduce" not in label else f"{1e3 * a:8.2f}          "
@@ -276,6 +283,8 @@ def report_model(name, single, ddp):
           f"{t['reticulum_step_s'] / ideal:.3f}; with the cold all-reduce {t['reticulum_step_s'] / ideal_cold:.3f} "
           f"(torch DDP / its ideal: {t['torch_step_s'] / torch_ideal:.3f}, cold "
           f"{t['torch_step_s'] / (t['torch_local_s'] + t['torch_allreduce_cold_s']):.3f})")
+    print(f"  DDP step / (no_sync step, then an all-reduce of the same size) = "
+          f"{t['reticulum_step_s'] / t['reticulum_then_reduce_s']:.3f} (torch: {t['torch_step_s'] / t['torch_then_reduce_s']:.3f})")
     print(f"  reticulum DDP / torch DDP step time (paired) = "
           f"{med(ddp, 'rt_over_torch_step'):.3f}; DDP speed-up over 1 process x 2 threads = "
           f"{rt1 / t['reticulum_step_s']:.2f}x")
