@@ -4,6 +4,7 @@ two threads and against PyTorch's DDP (gloo), plus all-reduce latency and bandwi
     python bench/ddp.py                       # mlp and mnist-cnn, 3 rounds each, and the all-reduce sweep
     python bench/ddp.py mlp --rounds 5 --json out.json
     python bench/ddp.py --rounds 0            # the all-reduce sweep only
+    python bench/ddp.py --hooks               # DDP's per-parameter cost: 100 small parameters, one process
 
 Needs reticulum[mpi] (mpirun) and torch. Every configuration uses both cores:
   single  one process, 2 threads, batch 2B (reticulum, and torch alternating with it in the same process);
@@ -211,6 +212,40 @@ def worker_sweep(max_log2, reps_bytes):
     return rows if group.rank == 0 else None
 
 
+def hook_overhead(rounds=7, steps=200):
+    """DDP's own cost per parameter, without communication: one process (world size 1), 50 Linear(64, 64)
+    layers (100 parameters, 0.8 MB), plain steps and DDP steps alternating; the best block of each."""
+    import reticulum as rt
+    import reticulum.distributed as dist
+    rt.set_num_threads(1)
+    dist.init_process_group("mpi")
+    nn = rt.nn
+    x = rt.randn(32, 64)
+    steps_of = {}
+    for kind in ("plain", "ddp"):
+        rt.manual_seed(0)
+        model = nn.Sequential(*[m for _ in range(50) for m in (nn.Linear(64, 64), nn.ReLU())])
+        if kind == "ddp":
+            model = rt.nn.parallel.DistributedDataParallel(model)
+        opt = rt.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step(model=model, opt=opt):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        steps_of[kind] = step
+    best = {kind: float("inf") for kind in steps_of}
+    for _ in range(rounds):
+        for kind, step in steps_of.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best[kind] = min(best[kind], (time.perf_counter() - t0) / steps)
+    extra = best["ddp"] - best["plain"]
+    print(f"100 parameters, one rank: plain step {1e3 * best['plain']:.3f} ms, DDP step {1e3 * best['ddp']:.3f} ms: "
+          f"{1e6 * extra / 100:.1f} us per parameter and step")
+
+
 # ---------------------------------------------------------------- driver
 
 def mpirun():
@@ -357,9 +392,12 @@ def main():
     p.add_argument("--pairs", type=int, default=3, help="alternations of the timed blocks inside a job")
     p.add_argument("--no-sweep", dest="sweep", action="store_false")
     p.add_argument("--max-log2", type=int, default=24, help="largest all-reduce: 2**N float32 (default 64 MB)")
+    p.add_argument("--hooks", action="store_true", help="only DDP's per-parameter cost, in this process")
     p.add_argument("--json")
     p.add_argument("--worker", choices=("single", "ddp", "sweep"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.hooks:
+        return hook_overhead()
     if args.worker == "single":
         res = worker_single(args.models[0], args.block, args.pairs)
     elif args.worker == "ddp":

@@ -30,6 +30,7 @@ raises RuntimeError naming the parameters that got none.
 import contextlib
 import functools
 import hashlib
+import itertools
 import time
 import weakref
 
@@ -50,7 +51,7 @@ class _Bucket:
     def __init__(self, indices, params):
         self.indices = indices
         sizes = [params[i].numel() for i in indices]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.offsets = [0, *itertools.accumulate(sizes)]  # Python ints: the hooks slice with them every step
         self.dtype = params[indices[0]].dtype
         self.shapes = [tuple(params[i].shape) for i in indices]
         self.flat = self.view = None  # taken at the first gradient of each backward that needs new memory
@@ -59,13 +60,14 @@ class _Bucket:
     def memory(self):
         """The bucket's NumPy view, taking new memory if the last backward handed its memory out as .grad."""
         if self.view is None:
-            self.flat = _C.empty((int(self.offsets[-1]),), self.dtype)
+            self.flat = _C.empty((self.offsets[-1],), self.dtype)
             self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
         return self.view
 
     def grad_view(self, k):
-        """Slot k as a tensor of its parameter's shape that shares the bucket's memory."""
-        return self.flat[int(self.offsets[k]):int(self.offsets[k + 1])].view(self.shapes[k])
+        """Slot k as a tensor of its parameter's shape that shares the bucket's memory (straight through the
+        native slice: Tensor indexing parses its key in Python, which cost 7 us per parameter and step)."""
+        return self.flat._slice(0, self.offsets[k], self.offsets[k + 1], 1).view(self.shapes[k])
 
 
 def _bucket_assignment(params, cap_bytes):
@@ -145,10 +147,11 @@ class DistributedDataParallel(Module):
             _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
         self._buckets = [_Bucket(ix, self._params) for ix in _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20)
                          ] if self._params else []
-        self._bucket_of = {}
-        for b, bucket in enumerate(self._buckets):
+        self._slot_of = [None] * len(self._params)  # parameter index -> (its bucket, its slot there)
+        for bucket in self._buckets:
             for k, i in enumerate(bucket.indices):
-                self._bucket_of[i] = (b, k)
+                self._slot_of[i] = (bucket, k)
+        self._scale = 1.0 / self._group.size
         self._armed = False
         self._ready = [False] * len(self._params)
         self._next_bucket = 0
@@ -215,10 +218,9 @@ class DistributedDataParallel(Module):
                                "after one forward (backward through the same graph again?)")
         self._ready[index] = True
         t0 = time.perf_counter()
-        b, k = self._bucket_of[index]
-        bucket = self._buckets[b]
-        lo, hi = bucket.offsets[k], bucket.offsets[k + 1]
-        np.multiply(param.grad.numpy().reshape(-1), 1.0 / self._group.size, out=bucket.memory()[lo:hi])
+        bucket, k = self._slot_of[index]
+        view = bucket.view if bucket.view is not None else bucket.memory()
+        np.multiply(param.grad.numpy().reshape(-1), self._scale, out=view[bucket.offsets[k]:bucket.offsets[k + 1]])
         self.comm_stats["copy_s"] += time.perf_counter() - t0
         bucket.pending -= 1
         if bucket.pending == 0:
