@@ -16,6 +16,7 @@ import reticulum as rt
 import reticulum.distributed as dist
 from reticulum import nn
 from reticulum.nn.parallel import DistributedDataParallel as DDP
+from reticulum.nn.parallel import distributed as ddp_module
 from reticulum.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 
@@ -105,14 +106,21 @@ def _same_on_all_ranks(arrays):
         np.testing.assert_array_equal(a, theirs.numpy())
 
 
-def ddp_equivalence(steps="4", bucket_cap_mb="25", set_to_none="1"):
+def ddp_equivalence(steps="4", bucket_cap_mb="25", set_to_none="1", in_place_bytes=None):
     """DDP over 2 ranks with per-rank batch B, after K SGD steps (momentum), equals one process stepping on batch
     2B in the same sample order; and every rank holds the same weights. set_to_none="0" zeroes the gradients in
     place instead, so DDP copies the averages into the existing .grad tensors rather than handing out bucket
-    memory."""
+    memory. in_place_bytes lowers the size from which a parameter's gradient is reduced in its own tensor (1 MiB;
+    "1000" picks the 16x16 weight alone, "0" every parameter), so the small model takes that path too."""
+    if in_place_bytes is not None:
+        ddp_module._IN_PLACE_BYTES = int(in_place_bytes)
     rank, world, steps, B = dist.get_rank(), dist.get_world_size(), int(steps), 8
     reference = _mlp(seed=0)
-    ddp = DDP(_mlp(seed=0 if rank == 0 else 100 + rank), bucket_cap_mb=float(bucket_cap_mb))  # rank 0 broadcasts its weights
+    model = _mlp(seed=0 if rank == 0 else 100 + rank)
+    at_hook = {}  # which tensor each .grad is when autograd made it: these hooks run before DDP's
+    for i, p in enumerate(model.parameters()):
+        p.register_post_accumulate_grad_hook(lambda p, i=i: at_hook.__setitem__(i, p.grad.data_ptr()))
+    ddp = DDP(model, bucket_cap_mb=float(bucket_cap_mb))  # rank 0 broadcasts its weights
     for a, b in zip(_params(ddp.module), _params(reference)):
         np.testing.assert_array_equal(a, b)
     x, y = _data(world * B * steps)
@@ -134,7 +142,17 @@ def ddp_equivalence(steps="4", bucket_cap_mb="25", set_to_none="1"):
     for a, b in zip(_params(ddp.module), _params(reference)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     _same_on_all_ranks(_params(ddp.module))
-    assert len(ddp._buckets) == (1 if float(bucket_cap_mb) >= 1 else 6), len(ddp._buckets)  # tiny: one per tensor
+    sizes = [p.numel() * 4 for p in ddp.parameters()]  # the buckets, last parameter first: W3 b3 | W2 | b2 W1 b1
+    alone = [s >= ddp_module._IN_PLACE_BYTES for s in sizes]
+    expected = 6 if float(bucket_cap_mb) < 1 or all(alone) else 1 + 2 * any(alone)
+    assert len(ddp._buckets) == expected, (len(ddp._buckets), expected)
+    assert sum(b.alone for b in ddp._buckets) == sum(alone)
+    # The last backward's .grad tensors, against the ones autograd made: a lone gradient created by backward
+    # is reduced where it is, the others become bucket views (or, when .grad existed before, stay the same
+    # tensor and receive a copy).
+    for i, (p, lone) in enumerate(zip(ddp.parameters(), alone)):
+        kept = lone or set_to_none == "0"
+        assert (p.grad.data_ptr() == at_hook[i]) == kept, (i, lone, set_to_none)
 
 
 def ddp_grad_memory():

@@ -166,6 +166,12 @@ def test_ddp_equals_one_process_with_the_whole_batch(bucket_cap_mb, set_to_none)
 
 
 @needs_mpi
+@pytest.mark.parametrize("in_place_bytes, set_to_none", [(1000, 1), (0, 1), (1000, 0)])
+def test_ddp_reducing_large_gradients_in_place_equals_one_process(in_place_bytes, set_to_none):
+    run_scenario("ddp_equivalence", 4, 25, set_to_none, in_place_bytes)
+
+
+@needs_mpi
 def test_ddp_gradients_kept_from_an_earlier_step_do_not_change():
     run_scenario("ddp_grad_memory")
 
