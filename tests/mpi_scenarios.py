@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+import weakref
 
 import numpy as np
 
@@ -146,7 +147,7 @@ def ddp_equivalence(steps="4", bucket_cap_mb="25", set_to_none="1", in_place_byt
     alone = [s >= ddp_module._IN_PLACE_BYTES for s in sizes]
     expected = 6 if float(bucket_cap_mb) < 1 or all(alone) else 1 + 2 * any(alone)
     assert len(ddp._buckets) == expected, (len(ddp._buckets), expected)
-    assert sum(b.alone for b in ddp._buckets) == sum(alone)
+    assert sum(lone for _, lone in ddp._buckets) == sum(alone)
     # The last backward's .grad tensors, against the ones autograd made: a lone gradient created by backward
     # is reduced where it is, the others become bucket views (or, when .grad existed before, stay the same
     # tensor and receive a copy).
@@ -252,8 +253,13 @@ def ddp_errors():
     expect_error(ValueError, lambda: DDP(_mlp(0), bucket_cap_mb=0), "bucket_cap_mb must be a positive number")
     expect_error(RuntimeError, lambda: DDP(nn.Linear(3, 3 + rank)), "differs from rank(s)")
     ddp = DDP(_Half())
-    ddp(rt.ones(1, 3)).sum().backward()
+    out = ddp(rt.ones(1, 3)).sum()
+    out.backward(retain_graph=True)  # b gets no gradient, so the reduction cannot finish
+    expect_error(RuntimeError, lambda: out.backward(), "parameter a.weight got its gradient twice")
     expect_error(RuntimeError, lambda: ddp(rt.ones(1, 3)), "got no gradient: ['b.weight', 'b.bias']")
+    gone = weakref.ref(ddp)
+    del ddp
+    assert gone() is None  # no reference cycle through the C++ reducer's callback
 
 
 def sampler_cover(n="23", drop_last="0"):

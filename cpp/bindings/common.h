@@ -62,6 +62,7 @@ void bind_functions(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_cpu(py::module_& m);
+void bind_reducer(py::module_& m);  // DistributedDataParallel's gradient reducer
 #ifdef RETICULUM_WITH_CUDA
 void bind_cuda(py::module_& m);
 #endif

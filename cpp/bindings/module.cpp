@@ -354,6 +354,7 @@ PYBIND11_MODULE(_C, m) {
   rt::bind::bind_nn(m);
   rt::bind::bind_optim(m);
   rt::bind::bind_cpu(m);
+  rt::bind::bind_reducer(m);
 #ifdef RETICULUM_WITH_CUDA
   rt::bind::bind_cuda(m);
 #endif

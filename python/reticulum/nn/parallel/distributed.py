@@ -8,7 +8,9 @@ As PyTorch's, on reticulum.distributed (MPI):
   so that communication starts early), in reverse registration order, which is roughly the order backward
   produces them. A post-accumulate-grad hook on each parameter copies its gradient, divided by the world
   size, into its bucket; a full bucket is all-reduced at once, as soon as it and the ones before it are
-  full, in the same order on every rank (MPI requires it). After the last bucket's all-reduce every rank
+  full, in the same order on every rank (MPI requires it). The hooks and the bucket bookkeeping are C++
+  (_C._GradReducer, cpp/bindings/reducer.cpp), which calls back into Python once per bucket for the
+  all-reduce. After the last bucket's all-reduce every rank
   holds the same averaged gradients in .grad when backward() returns. A gradient tensor this backward
   created (.grad was None, as after zero_grad(), or another tensor than at forward) is replaced by a view
   of its bucket instead of receiving a copy, and the bucket takes new memory for the next backward, so
@@ -34,7 +36,6 @@ raises RuntimeError naming the parameters that got none.
 import contextlib
 import functools
 import hashlib
-import itertools
 import time
 import weakref
 
@@ -48,34 +49,6 @@ __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1 << 20  # as torch.distributed._DEFAULT_FIRST_BUCKET_BYTES
 _IN_PLACE_BYTES = 1 << 20  # a gradient this large is reduced in its own tensor (see the module docs)
-
-
-class _Bucket:
-    """Gradients of some parameters of one dtype, laid end to end in one tensor MPI reduces in place."""
-
-    def __init__(self, indices, params):
-        self.indices = indices
-        sizes = [params[i].numel() for i in indices]
-        self.offsets = [0, *itertools.accumulate(sizes)]  # Python ints: the hooks slice with them every step
-        self.dtype = params[indices[0]].dtype
-        self.shapes = [tuple(params[i].shape) for i in indices]
-        self.flat = self.view = None  # taken at the first gradient of each backward that needs new memory
-        # One large parameter's bucket: its fresh gradient is reduced in place (_grad_ready).
-        self.alone = len(indices) == 1 and sizes[0] * params[indices[0]].element_size() >= _IN_PLACE_BYTES
-        self.target = None  # what this backward's all-reduce works on: `view`, or a lone gradient itself
-        self.pending = len(indices)
-
-    def memory(self):
-        """The bucket's NumPy view, taking new memory if the last backward handed its memory out as .grad."""
-        if self.view is None:
-            self.flat = _C.empty((self.offsets[-1],), self.dtype)
-            self.view = self.flat.numpy()  # the same memory: MPI writes the tensor
-        return self.view
-
-    def grad_view(self, k):
-        """Slot k as a tensor of its parameter's shape that shares the bucket's memory (straight through the
-        native slice: Tensor indexing parses its key in Python, which cost 7 us per parameter and step)."""
-        return self.flat._slice(0, self.offsets[k], self.offsets[k + 1], 1).view(self.shapes[k])
 
 
 def _bucket_assignment(params, cap_bytes):
@@ -103,10 +76,11 @@ def _bucket_assignment(params, cap_bytes):
     return buckets
 
 
-def _on_grad_ready(ddp_ref, index, param):
+def _reduce_bucket(ddp_ref, index, target):
+    """The reducer's callback: all-reduces (sums) bucket `index`, the tensor `target`, in place."""
     ddp = ddp_ref()
     if ddp is not None:
-        ddp._grad_ready(index, param)
+        ddp._reduce_bucket(target)
 
 
 def _broadcast_coalesced(tensors, what):
@@ -148,7 +122,6 @@ class DistributedDataParallel(Module):
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
         self.require_backward_grad_sync = True
-        self.comm_stats = {"copy_s": 0.0, "wait_s": 0.0, "reductions": 0}
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._param_names = [n for n, _ in named]
         self._params = [p for _, p in named]
@@ -158,20 +131,13 @@ class DistributedDataParallel(Module):
         self._check_same_model_everywhere()
         with no_grad():
             _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
-        self._buckets = [_Bucket(ix, self._params) for ix in _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20)
-                         ] if self._params else []
-        self._slot_of = [None] * len(self._params)  # parameter index -> (its bucket, its slot there)
-        for bucket in self._buckets:
-            for k, i in enumerate(bucket.indices):
-                self._slot_of[i] = (bucket, k)
-        self._scale = 1.0 / self._group.size
-        self._armed = False
-        self._ready = [False] * len(self._params)
-        self._next_bucket = 0
-        me = weakref.ref(self)
-        handles = [p.register_post_accumulate_grad_hook(functools.partial(_on_grad_ready, me, i))
-                   for i, p in enumerate(self._params)]
-        weakref.finalize(self, _remove_hooks, handles)
+        buckets = _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20) if self._params else []
+        self._buckets = [(ix, len(ix) == 1 and self._params[ix[0]].numel() * self._params[ix[0]].element_size()
+                          >= _IN_PLACE_BYTES) for ix in buckets]  # (parameter indices, reduced in place)
+        self._wait_s = 0.0
+        self._reducer = _C._GradReducer(self._params, self._param_names, [ix for ix, _ in self._buckets],
+                                        [alone for _, alone in self._buckets], 1.0 / self._group.size,
+                                        functools.partial(_reduce_bucket, weakref.ref(self))) if self._params else None
 
     def _check_same_model_everywhere(self):
         """Raises on every rank when the ranks' models differ in parameter names, shapes or dtypes (broadcasting
@@ -206,77 +172,29 @@ class DistributedDataParallel(Module):
         finally:
             self.require_backward_grad_sync = previous
 
-    # ------------------------------------------------------------ the reducer
+    @property
+    def comm_stats(self):
+        """For profiling: seconds spent copying gradients into and out of buckets ("copy_s"), in the
+        all-reduces, waiting for the other ranks included ("wait_s"), and the backward passes reduced."""
+        r = self._reducer
+        return {"copy_s": r.copy_seconds if r else 0.0, "wait_s": self._wait_s, "reductions": r.reductions if r else 0}
+
+    # ------------------------------------------------------------ the reducer's Python side
 
     def _prepare_for_backward(self):
-        if self._armed and any(self._ready):
-            missing = [n for n, r in zip(self._param_names, self._ready) if not r]
+        if self._reducer is None:
+            return
+        missing = self._reducer.unfinished()
+        if missing:
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward did not finish reducing gradients: these parameters "
                 f"got no gradient: {missing}. Every parameter that requires grad must take part in computing the "
                 "loss (set requires_grad=False on the ones that do not)")
-        self._armed = True
-        self._ready = [False] * len(self._params)
-        # Which tensor each .grad is now: a different one at its hook was created by this backward.
-        self._grad_before = [None if p.grad is None else p.grad.data_ptr() for p in self._params]
-        self._next_bucket = 0
-        for bucket in self._buckets:
-            bucket.pending = len(bucket.indices)
+        self._reducer.arm()
 
-    def _grad_ready(self, index, param):
-        if not self._armed:
-            return
-        if self._ready[index]:
-            raise RuntimeError(f"DistributedDataParallel: parameter {self._param_names[index]} got its gradient twice "
-                               "after one forward (backward through the same graph again?)")
-        self._ready[index] = True
+    def _reduce_bucket(self, target):
         t0 = time.perf_counter()
-        bucket, k = self._slot_of[index]
-        grad = param.grad.numpy().reshape(-1)
-        if bucket.alone and param.grad.data_ptr() != self._grad_before[index]:
-            np.multiply(grad, self._scale, out=grad)  # this backward's own tensor: nobody else holds it
-            bucket.target = grad
-        else:
-            bucket.target = view = bucket.view if bucket.view is not None else bucket.memory()
-            np.multiply(grad, self._scale, out=view[bucket.offsets[k]:bucket.offsets[k + 1]])
-        self.comm_stats["copy_s"] += time.perf_counter() - t0
-        bucket.pending -= 1
-        if bucket.pending == 0:
-            self._reduce_ready_buckets()
-
-    def _reduce_ready_buckets(self):
         group = self._group
-        while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
-            t0 = time.perf_counter()
-            bucket = self._buckets[self._next_bucket]
-            dist._gated(group, "DistributedDataParallel: gradient all-reduce")
-            dist._all_reduce_blocking(group, bucket.target, group.mpi.SUM)
-            self.comm_stats["wait_s"] += time.perf_counter() - t0
-            self._next_bucket += 1
-        if self._next_bucket == len(self._buckets):
-            self._finish_reduction()
-
-    def _finish_reduction(self):
-        t0 = time.perf_counter()
-        for bucket in self._buckets:
-            reduced_in_place, bucket.target = bucket.target is not bucket.view, None
-            if reduced_in_place:
-                continue
-            handed_out = False
-            for k, i in enumerate(bucket.indices):
-                param = self._params[i]
-                if param.grad.data_ptr() != self._grad_before[i]:  # this backward's own tensor: nobody else holds it
-                    param.grad = bucket.grad_view(k)
-                    handed_out = True
-                else:
-                    param.grad.numpy().reshape(-1)[:] = bucket.view[bucket.offsets[k]:bucket.offsets[k + 1]]
-            if handed_out:
-                bucket.flat = bucket.view = None
-        self._armed = False
-        self.comm_stats["copy_s"] += time.perf_counter() - t0
-        self.comm_stats["reductions"] += 1
-
-
-def _remove_hooks(handles):
-    for h in handles:
-        h.remove()
+        dist._gated(group, "DistributedDataParallel: gradient all-reduce")
+        dist._all_reduce_blocking(group, target.numpy().reshape(-1), group.mpi.SUM)
+        self._wait_s += time.perf_counter() - t0
