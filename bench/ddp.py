@@ -170,6 +170,7 @@ def worker_ddp(name, block, pairs):
             else:
                 samples[(lib, kind)].append(_timed(sides[lib][kind], counts[(lib, kind)], barrier))
             if (lib, kind) == ("reticulum", "step"):
+                stats = sides[lib]["model"].comm_stats  # a snapshot: read it again
                 waits.append((stats["wait_s"] - w0) / counts[(lib, kind)])
                 copies.append((stats["copy_s"] - c0) / counts[(lib, kind)])
     out = {f"{lib}_{kind}_s": statistics.median(v) for (lib, kind), v in samples.items()}

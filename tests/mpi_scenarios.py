@@ -256,7 +256,7 @@ def ddp_errors():
     out = ddp(rt.ones(1, 3)).sum()
     out.backward(retain_graph=True)  # b gets no gradient, so the reduction cannot finish
     expect_error(RuntimeError, lambda: out.backward(), "parameter a.weight got its gradient twice")
-    expect_error(RuntimeError, lambda: ddp(rt.ones(1, 3)), "got no gradient: ['b.weight', 'b.bias']")
+    expect_error(RuntimeError, lambda m=ddp: m(rt.ones(1, 3)), "got no gradient: ['b.weight', 'b.bias']")
     gone = weakref.ref(ddp)
     del ddp
     assert gone() is None  # no reference cycle through the C++ reducer's callback
