@@ -246,12 +246,81 @@ class _Half(nn.Module):
         return self.a(x)  # b takes no part
 
 
+class _Branches(nn.Module):
+    """a always; b only when asked; c never."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(6, 3), nn.Linear(6, 3), nn.Linear(6, 3)
+
+    def forward(self, x, use_b):
+        return self.a(x) + self.b(x) if use_b else self.a(x)
+
+
+def ddp_unused(in_place_bytes="1048576", flag="find_unused_parameters"):
+    """find_unused_parameters=True (or static_graph=True): rank 0 uses b, rank 1 does not, nobody uses c. After K
+    SGD steps the weights equal one process stepping on the mean of both ranks' losses, and c.grad stays None."""
+    ddp_module._IN_PLACE_BYTES = int(in_place_bytes)
+    rt._C._set_poison_allocations(True)  # new memory reads as NaN: an unused parameter's slot must be zeroed
+    rank, world, steps, B = dist.get_rank(), dist.get_world_size(), 3, 4
+    rt.manual_seed(0)
+    reference = _Branches()
+    ddp = DDP(copy.deepcopy(reference), **{flag: True})
+    x, y = _data(world * B * steps)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = rt.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = rt.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    for k in range(steps):
+        part = [slice((k * world + r) * B, (k * world + r + 1) * B) for r in range(world)]
+        opt.zero_grad()
+        loss_fn(ddp(x[part[rank]], use_b=rank == 0), y[part[rank]]).backward()
+        assert ddp.module.c.weight.grad is None and ddp.module.c.bias.grad is None  # used by no rank
+        if rank != 0:  # used on rank 0 only: this rank holds rank 0's gradient, halved
+            assert float(np.abs(ddp.module.b.weight.grad.numpy()).max()) > 0
+        opt.step()
+        ref_opt.zero_grad()
+        (sum(loss_fn(reference(x[part[r]], use_b=r == 0), y[part[r]]) for r in range(world)) / world).backward()
+        ref_opt.step()
+    for a, b in zip(_params(ddp.module), _params(reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _same_on_all_ranks(_params(ddp.module))
+    assert ddp.comm_stats["reductions"] == steps
+
+
+def ddp_unused_after_no_sync():
+    """find_unused_parameters with accumulation: b is used only in the no_sync() micro-step, by every rank. In the
+    synced backward no rank reaches b, but its accumulated .grad still counts as a use and gets averaged."""
+    rank, world, B = dist.get_rank(), dist.get_world_size(), 4
+    rt.manual_seed(0)
+    reference = _Branches()
+    ddp = DDP(copy.deepcopy(reference), find_unused_parameters=True)
+    x, y = _data(2 * world * B, seed=3)
+    loss_fn = nn.CrossEntropyLoss()
+    micro = [slice((2 * rank + m) * B, (2 * rank + m + 1) * B) for m in range(2)]
+    with ddp.no_sync():
+        loss_fn(ddp(x[micro[0]], use_b=True), y[micro[0]]).backward()
+    loss_fn(ddp(x[micro[1]], use_b=False), y[micro[1]]).backward()
+    for r in range(world):
+        for m, use_b in ((0, True), (1, False)):
+            part = slice((2 * r + m) * B, (2 * r + m + 1) * B)
+            (loss_fn(reference(x[part], use_b=use_b), y[part]) / world).backward()
+    for name, p in ddp.module.named_parameters():
+        q = dict(reference.named_parameters())[name]
+        if q.grad is None:
+            assert p.grad is None, name
+        else:
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7, err_msg=name)
+    _same_on_all_ranks([p.grad.numpy() for p in ddp.parameters() if p.grad is not None])
+
+
 def ddp_errors():
     rank = dist.get_rank()
     expect_error(TypeError, lambda: DDP(lambda x: x), "must be an nn.Module")
     expect_error(ValueError, lambda: DDP(_mlp(0), device_ids=[0]), "device_ids and output_device must be None")
     expect_error(ValueError, lambda: DDP(_mlp(0), bucket_cap_mb=0), "bucket_cap_mb must be a positive number")
     expect_error(RuntimeError, lambda: DDP(nn.Linear(3, 3 + rank)), "differs from rank(s)")
+    expect_error(ValueError, lambda: DDP(_mlp(0), process_group=object()), "process_group must be None")
+    mine = DDP(_mlp(seed=rank), init_sync=False)  # no broadcast: each rank keeps its own weights
+    np.testing.assert_array_equal(_params(mine.module)[0], _params(_mlp(seed=rank))[0])
     ddp = DDP(_Half())
     out = ddp(rt.ones(1, 3)).sum()
     out.backward(retain_graph=True)  # b gets no gradient, so the reduction cannot finish

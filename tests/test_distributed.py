@@ -172,6 +172,18 @@ def test_ddp_reducing_large_gradients_in_place_equals_one_process(in_place_bytes
 
 
 @needs_mpi
+@pytest.mark.parametrize("in_place_bytes, flag", [(1 << 20, "find_unused_parameters"), (0, "find_unused_parameters"),
+                                                  (1 << 20, "static_graph")])
+def test_ddp_with_parameters_unused_on_some_or_all_ranks(in_place_bytes, flag):
+    run_scenario("ddp_unused", in_place_bytes, flag)
+
+
+@needs_mpi
+def test_ddp_parameter_used_only_inside_no_sync_is_still_averaged():
+    run_scenario("ddp_unused_after_no_sync")
+
+
+@needs_mpi
 def test_ddp_gradients_kept_from_an_earlier_step_do_not_change():
     run_scenario("ddp_grad_memory")
 

@@ -9,6 +9,7 @@
 // the state.
 #include <chrono>
 #include <mutex>
+#include <unordered_set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,6 +92,41 @@ class GradReducer {
     for (size_t i = 0; i < params_.size(); ++i) before_[i] = params_[i]->grad;
     for (auto& b : buckets_) b.pending = static_cast<int64_t>(b.params.size());
     next_ = 0;
+    unused_.clear();
+    locally_unused_.clear();
+    track_use_ = false;
+  }
+
+  // find_unused_parameters: after the forward of an armed backward, the parameters that the autograd
+  // graph of `outputs` does not reach. They are marked ready, contributing their .grad (or zeros), when
+  // that backward delivers its first gradient: in backward on every rank, so that the all-reduces stay
+  // in the same order among the collectives. Returns how many there are.
+  int64_t find_unused(const std::vector<Tensor>& outputs) {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(m_);
+    std::unordered_set<const TensorImpl*> reached;
+    std::unordered_set<const Node*> seen;
+    std::vector<const Node*> stack;
+    for (const Tensor& t : outputs) {
+      if (t->grad_fn) {
+        if (seen.insert(t->grad_fn.get()).second) stack.push_back(t->grad_fn.get());
+      } else if (t->requires_grad) {
+        reached.insert(t.get());
+      }
+    }
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      for (const Edge& e : n->next) {
+        if (e.leaf) reached.insert(e.leaf.get());
+        if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+      }
+    }
+    unused_.clear();
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (!reached.count(params_[i].get())) unused_.push_back(i);
+    track_use_ = true;
+    return static_cast<int64_t>(unused_.size());
   }
 
   // The parameters that got no gradient in a backward that got some and so never finished.
@@ -131,24 +167,41 @@ class GradReducer {
   void on_grad(size_t i) {
     std::lock_guard<std::mutex> lock(m_);
     if (!armed_) return;
+    for (size_t u : unused_) {  // the first gradient of this backward: the unused parameters are ready too
+      ready_[u] = true;
+      add_to_bucket(u, true);
+    }
+    unused_.clear();
     if (ready_[i])
       fail<RuntimeError>("DistributedDataParallel: parameter ", names_[i],
-                         " got its gradient twice after one forward (backward through the same graph again?)");
+                         " got its gradient twice after one forward (backward through the same graph again, or, with "
+                         "find_unused_parameters, a parameter that the forward's output does not reach?)");
     ready_[i] = true;
+    add_to_bucket(i, false);
+    reduce_ready_buckets();
+  }
+
+  // Parameter i's contribution, divided by the world size: its .grad (in place when `alone` and this
+  // backward created it), or zeros for an unused parameter without one.
+  void add_to_bucket(size_t i, bool unused) {
     const auto t0 = std::chrono::steady_clock::now();
     auto [b, k] = slot_[i];
     Bucket& bucket = buckets_[b];
-    const Tensor& grad = params_[i]->grad;  // autograd leaves it contiguous, of the parameter's shape and dtype
-    if (bucket.alone && grad != before_[i]) {
+    const Tensor& p = params_[i];
+    const Tensor& grad = p->grad;  // autograd leaves it contiguous, of the parameter's shape and dtype
+    if (bucket.alone && !unused && grad != before_[i]) {
       scale_into(grad, grad);
       bucket.target = grad;
     } else {
-      if (!bucket.flat) bucket.flat = empty({bucket.offsets.back()}, bucket.dtype, grad->device);
-      scale_into(grad, make_view(bucket.flat, {grad->numel()}, {1}, bucket.offsets[k]));
+      if (!bucket.flat) bucket.flat = empty({bucket.offsets.back()}, bucket.dtype, p->device);
+      Tensor slot = make_view(bucket.flat, {p->numel()}, {1}, bucket.offsets[k]);
+      if (grad) scale_into(grad, slot);
+      else backend(slot).fill(slot, 0.0);
       bucket.target = bucket.flat;
     }
+    if (unused && !grad) locally_unused_.insert(i);  // a .grad from before (no_sync) counts as a use
     copy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (--bucket.pending == 0) reduce_ready_buckets();
+    --bucket.pending;
   }
 
   // Every full bucket whose predecessors are reduced, in order (MPI needs the same order on every rank).
@@ -163,16 +216,33 @@ class GradReducer {
     if (next_ == buckets_.size()) finish();
   }
 
+  // With find_unused_parameters, how many ranks used each parameter (one more all-reduce): a parameter
+  // that no rank used keeps its .grad as it was, as in PyTorch.
+  std::vector<double> use_counts() {
+    if (!track_use_) return {};
+    Tensor used = empty({static_cast<int64_t>(params_.size())}, DType::Float64, params_[0]->device);
+    double* u = used->data<double>();
+    for (size_t i = 0; i < params_.size(); ++i) u[i] = locally_unused_.count(i) ? 0.0 : 1.0;
+    {
+      py::gil_scoped_acquire gil;
+      reduce_->obj(buckets_.size(), used);
+    }
+    return std::vector<double>(u, u + params_.size());
+  }
+
   void finish() {
+    const std::vector<double> used = use_counts();
     const auto t0 = std::chrono::steady_clock::now();
     for (Bucket& bucket : buckets_) {
       Tensor target = std::move(bucket.target);
       if (target != bucket.flat) continue;  // a lone gradient, reduced where it is
       bool handed_out = false;
       for (size_t k = 0; k < bucket.params.size(); ++k) {
-        const Tensor& p = params_[bucket.params[k]];
+        const int64_t i = bucket.params[k];
+        const Tensor& p = params_[i];
+        if (!used.empty() && used[i] == 0.0) continue;  // no rank used it
         Tensor view = make_view(bucket.flat, p->shape, contiguous_strides(p->shape), bucket.offsets[k]);
-        if (p->grad != before_[bucket.params[k]]) {  // this backward's own tensor: hand out the bucket instead
+        if (!p->grad || p->grad != before_[i]) {  // this backward's own tensor (or none): hand out the bucket
           p->grad = view;
           handed_out = true;
         } else {  // a .grad from before (zeroed in place, or accumulated in no_sync): it keeps its tensor
@@ -183,6 +253,8 @@ class GradReducer {
     }
     for (Tensor& t : before_) t.reset();
     armed_ = false;
+    track_use_ = false;
+    locally_unused_.clear();
     ++reductions_;
     copy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -199,6 +271,9 @@ class GradReducer {
   std::vector<bool> ready_;
   std::vector<Tensor> before_;  // each .grad at arm(), held so that a new tensor cannot reuse its identity
   size_t next_ = 0;
+  std::vector<size_t> unused_;                // found unused by find_unused(), not yet marked ready
+  std::unordered_set<size_t> locally_unused_;  // marked ready without any gradient
+  bool track_use_ = false;                    // find_unused() ran for this backward
   double copy_seconds_ = 0.0;
   int64_t reductions_ = 0;
 };
@@ -211,6 +286,7 @@ void bind_reducer(py::module_& m) {
            py::arg("scale"), py::arg("reduce"))
       .def("arm", &GradReducer::arm)
       .def("unfinished", &GradReducer::unfinished)
+      .def("find_unused", &GradReducer::find_unused, py::arg("outputs"))
       .def_property_readonly("copy_seconds", &GradReducer::copy_seconds)
       .def_property_readonly("reductions", &GradReducer::reductions);
 }

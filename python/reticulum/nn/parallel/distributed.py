@@ -31,7 +31,11 @@ As PyTorch's, on reticulum.distributed (MPI):
 
 Every parameter that requires grad must get a gradient in each backward that follows a forward outside
 ``no_sync()``, as PyTorch's default find_unused_parameters=False requires: otherwise the next forward
-raises RuntimeError naming the parameters that got none.
+raises RuntimeError naming the parameters that got none. With ``find_unused_parameters=True`` each such
+forward walks the autograd graph back from the tensors in its output; the parameters it does not reach
+are marked ready when backward delivers its first gradient, contributing their .grad or zeros, and one
+more all-reduce counts the ranks that used each parameter: a parameter that no rank used keeps its
+.grad as it was (None after zero_grad()), as in PyTorch.
 """
 import contextlib
 import functools
@@ -83,6 +87,18 @@ def _reduce_bucket(ddp_ref, index, target):
         ddp._reduce_bucket(target)
 
 
+def _tensors_in(out):
+    """The tensors in a forward's output: itself, or those inside its (nested) tuples, lists and dicts."""
+    if isinstance(out, _C.Tensor):
+        yield out
+    elif isinstance(out, (tuple, list)):
+        for item in out:
+            yield from _tensors_in(item)
+    elif isinstance(out, dict):
+        for item in out.values():
+            yield from _tensors_in(item)
+
+
 def _broadcast_coalesced(tensors, what):
     """Rank 0's values of `tensors` into every rank's, one broadcast per dtype."""
     by_dtype = {}
@@ -101,26 +117,42 @@ def _broadcast_coalesced(tensors, what):
 class DistributedDataParallel(Module):
     """Wraps `module` for data-parallel training over the default process group (see the module docs).
 
+    PyTorch's signature, for CPU modules:
     module: the model (its parameters must be contiguous CPU tensors of float32/float64).
-    device_ids, output_device: must be None (CPU modules, as in PyTorch).
-    broadcast_buffers: broadcast rank 0's buffers at the start of each forward.
-    bucket_cap_mb: the gradient bucket size in megabytes (default 25).
+    device_ids, output_device: must be None (CPU modules); dim is used only with device_ids, as in PyTorch.
+    broadcast_buffers: broadcast rank 0's buffers at the start of each forward (None: True).
+    init_sync: check that every rank has the same model and broadcast rank 0's parameters and buffers now.
+    process_group: must be None (reticulum.distributed has the default group only).
+    bucket_cap_mb: the gradient bucket size in megabytes (None: 25).
+    find_unused_parameters: allow parameters that get no gradient (see the module docs). static_graph=True
+    allows them too (PyTorch finds them once; this walks the graph at every forward).
+    gradient_as_bucket_view: gradients that backward creates always become views of their bucket here
+    (without PyTorch's aliasing of a bucket across steps), either way. check_reduction: deprecated in
+    PyTorch and without effect, as there.
     The wrapped model is ``.module``; the state dict's keys start with ``module.`` as in PyTorch.
     ``comm_stats`` counts, for profiling: seconds spent copying gradients into and out of buckets
     ("copy_s"), in the all-reduces, waiting for the other ranks included ("wait_s"), and reductions done.
     """
 
-    def __init__(self, module, device_ids=None, output_device=None, broadcast_buffers=True, bucket_cap_mb=25):
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True, init_sync=True,
+                 process_group=None, bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
+                 gradient_as_bucket_view=False, static_graph=False):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: module must be an nn.Module, got {type(module).__name__}")
         if device_ids is not None or output_device is not None:
             raise ValueError("DistributedDataParallel: device_ids and output_device must be None for CPU modules")
+        if process_group is not None:
+            raise ValueError("DistributedDataParallel: process_group must be None: reticulum.distributed has the "
+                             "default group only")
+        bucket_cap_mb = 25 if bucket_cap_mb is None else bucket_cap_mb
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) or not bucket_cap_mb > 0:
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be a positive number, got {bucket_cap_mb!r}")
+        del dim, check_reduction, gradient_as_bucket_view  # no effect here (see above)
         self._group = dist._require_group("DistributedDataParallel")
         self.module = module
-        self.broadcast_buffers = bool(broadcast_buffers)
+        self.broadcast_buffers = True if broadcast_buffers is None else bool(broadcast_buffers)
+        self.find_unused_parameters = bool(find_unused_parameters) or bool(static_graph)
         self.require_backward_grad_sync = True
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._param_names = [n for n, _ in named]
@@ -128,9 +160,10 @@ class DistributedDataParallel(Module):
         for name, p in named:
             if p.dtype not in (_C.dtype.float32, _C.dtype.float64):
                 raise TypeError(f"DistributedDataParallel: parameter {name} has dtype {p.dtype}; expected float32 or float64")
-        self._check_same_model_everywhere()
-        with no_grad():
-            _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
+        if init_sync:
+            self._check_same_model_everywhere()
+            with no_grad():
+                _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
         buckets = _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20) if self._params else []
         self._buckets = [(ix, len(ix) == 1 and self._params[ix[0]].numel() * self._params[ix[0]].element_size()
                           >= _IN_PLACE_BYTES) for ix in buckets]  # (parameter indices, reduced in place)
@@ -158,9 +191,13 @@ class DistributedDataParallel(Module):
             if buffers:
                 with no_grad():
                     _broadcast_coalesced(buffers, "DistributedDataParallel (buffers)")
-        if _C.is_grad_enabled() and self.require_backward_grad_sync:
+        reducing = _C.is_grad_enabled() and self.require_backward_grad_sync
+        if reducing:
             self._prepare_for_backward()
-        return self.module(*inputs, **kwargs)
+        out = self.module(*inputs, **kwargs)
+        if reducing and self.find_unused_parameters and self._reducer is not None:
+            self._reducer.find_unused(list(_tensors_in(out)))
+        return out
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -189,7 +226,7 @@ class DistributedDataParallel(Module):
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward did not finish reducing gradients: these parameters "
                 f"got no gradient: {missing}. Every parameter that requires grad must take part in computing the "
-                "loss (set requires_grad=False on the ones that do not)")
+                "loss: set requires_grad=False on the ones that do not, or pass find_unused_parameters=True")
         self._reducer.arm()
 
     def _reduce_bucket(self, target):
