@@ -211,6 +211,23 @@ def test_fit_reduces_metrics_and_only_rank_0_reports_and_saves(tmp_path):
     assert out.count("Epoch 2/2 - ") == 1, out  # one progress display, so one summary line per epoch
 
 
+EXAMPLE = os.path.join(os.path.dirname(HERE), "examples", "ddp_from_pytorch.py")
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.exists(EXAMPLE), reason="needs the repository's examples/ folder")
+def test_pytorch_ddp_script_ported_by_renaming_imports(tmp_path):
+    out_file = tmp_path / "ddp_digits.pt"
+    code, out = mpirun([EXAMPLE, "--epochs", "4", "--out", str(out_file)], timeout=240)
+    assert code == 0, out
+    assert out.count("epoch 4: train loss") == 1 and out.count("test accuracy") == 1, out  # rank 0 reports alone
+    assert "over 1438 samples" in out, out  # 1,437 images padded to split evenly over 2 ranks, as PyTorch's sampler
+    accuracy = float(out.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.85, out
+    state = rt.load(str(out_file))
+    assert sorted(state) == ["conv.bias", "conv.weight", "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]
+
+
 @needs_mpi
 def test_cli_train_under_mpirun(tmp_path):
     run_dir = tmp_path / "run"
