@@ -286,6 +286,46 @@ def ddp_unused(in_place_bytes="1048576", flag="find_unused_parameters"):
     assert ddp.comm_stats["reductions"] == steps
 
 
+class _MixedDtypes(nn.Module):
+    """A float64 layer feeding a float32 one: DDP buckets each dtype on its own."""
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 16).double(), nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.b(rt.tanh(self.a(x.double())).float())
+
+
+def ddp_mixed_dtypes(in_place_bytes="1048576"):
+    """A model with float64 and float32 parameters: after K SGD steps DDP over 2 ranks equals one process on the
+    whole batch, every gradient keeps its parameter's dtype, and the ranks agree bit for bit."""
+    ddp_module._IN_PLACE_BYTES = int(in_place_bytes)
+    rank, world, steps, B = dist.get_rank(), dist.get_world_size(), 3, 4
+    rt.manual_seed(0)
+    reference = _MixedDtypes()
+    ddp = DDP(copy.deepcopy(reference))
+    for ix, _ in ddp._buckets:  # one dtype per bucket (the C++ reducer refuses mixed ones)
+        assert len({ddp._params[i].dtype for i in ix}) == 1
+    x, y = _data(world * B * steps, seed=4)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = rt.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = rt.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    for k in range(steps):
+        mine = slice((k * world + rank) * B, (k * world + rank + 1) * B)
+        opt.zero_grad()
+        loss_fn(ddp(x[mine]), y[mine]).backward()
+        for p in ddp.parameters():
+            assert p.grad.dtype == p.dtype, (p.grad.dtype, p.dtype)
+        opt.step()
+        ref_opt.zero_grad()
+        loss_fn(reference(x[k * world * B:(k + 1) * world * B]), y[k * world * B:(k + 1) * world * B]).backward()
+        ref_opt.step()
+    for a, b in zip(_params(ddp.module), _params(reference)):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _same_on_all_ranks(_params(ddp.module))
+
+
 def ddp_unused_after_no_sync():
     """find_unused_parameters with accumulation: b is used only in the no_sync() micro-step, by every rank. In the
     synced backward no rank reaches b, but its accumulated .grad still counts as a use and gets averaged."""

@@ -179,6 +179,12 @@ def test_ddp_with_parameters_unused_on_some_or_all_ranks(in_place_bytes, flag):
 
 
 @needs_mpi
+@pytest.mark.parametrize("in_place_bytes", [1 << 20, 0])
+def test_ddp_with_float64_and_float32_parameters_equals_one_process(in_place_bytes):
+    run_scenario("ddp_mixed_dtypes", in_place_bytes)
+
+
+@needs_mpi
 def test_ddp_parameter_used_only_inside_no_sync_is_still_averaged():
     run_scenario("ddp_unused_after_no_sync")
 
