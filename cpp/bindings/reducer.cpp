@@ -30,7 +30,7 @@ class GradReducer {
   // all-reduces (sums) the tensor in place on every rank.
   GradReducer(std::vector<Tensor> params, std::vector<std::string> names, const std::vector<std::vector<int64_t>>& buckets,
               const std::vector<bool>& alone, double scale, py::function reduce)
-      : params_(std::move(params)), names_(std::move(names)), scale_(scale), reduce_(std::make_shared<PyRef>(std::move(reduce))) {
+      : params_(std::move(params)), names_(std::move(names)), reduce_(std::make_shared<PyRef>(std::move(reduce))) {
     const char* op = "_GradReducer";
     if (names_.size() != params_.size()) fail<ValueError>(op, ": ", params_.size(), " parameters but ", names_.size(), " names");
     if (alone.size() != buckets.size()) fail<ValueError>(op, ": ", buckets.size(), " buckets but ", alone.size(), " alone flags");
@@ -54,6 +54,7 @@ class GradReducer {
         bucket.offsets.push_back(bucket.offsets.back() + p->numel());
       }
       bucket.dtype = params_[bucket.params[0]]->dtype;
+      bucket.scale = scalar_tensor(scale, bucket.dtype, params_[bucket.params[0]]->device);
       buckets_.push_back(std::move(bucket));
     }
     for (size_t i = 0; i < params_.size(); ++i)
@@ -150,17 +151,17 @@ class GradReducer {
     std::vector<int64_t> params;
     std::vector<int64_t> offsets;  // in elements, one more than params
     DType dtype = DType::Float32;
+    Tensor scale;  // 0-d, 1 / world size in the bucket's dtype
     bool alone = false;
     Tensor flat;    // the bucket's memory, taken when a gradient needs it; new after being handed out
     Tensor target;  // what this backward reduces: flat, or the lone gradient itself
     int64_t pending = 0;
   };
 
-  // dst = src * scale, at the active kernel level (src and dst contiguous, same numel and dtype).
-  void scale_into(const Tensor& src, const Tensor& dst) const {
+  // dst = src * scale (a bucket's), at the active kernel level (src and dst contiguous, same numel and dtype).
+  static void scale_into(const Tensor& src, const Tensor& scale, const Tensor& dst) {
     const Shape flat{dst->numel()};
-    Tensor s = scalar_tensor(scale_, dst->dtype, dst->device);
-    backend(dst).binary(BinaryOp::Mul, make_view(src, flat, {1}, src->offset), make_view(s, flat, {0}, s->offset),
+    backend(dst).binary(BinaryOp::Mul, make_view(src, flat, {1}, src->offset), make_view(scale, flat, {0}, scale->offset),
                         make_view(dst, flat, {1}, dst->offset));
   }
 
@@ -190,12 +191,12 @@ class GradReducer {
     const Tensor& p = params_[i];
     const Tensor& grad = p->grad;  // autograd leaves it contiguous, of the parameter's shape and dtype
     if (bucket.alone && !unused && grad != before_[i]) {
-      scale_into(grad, grad);
+      scale_into(grad, bucket.scale, grad);
       bucket.target = grad;
     } else {
       if (!bucket.flat) bucket.flat = empty({bucket.offsets.back()}, bucket.dtype, p->device);
       Tensor slot = make_view(bucket.flat, {p->numel()}, {1}, bucket.offsets[k]);
-      if (grad) scale_into(grad, slot);
+      if (grad) scale_into(grad, bucket.scale, slot);
       else backend(slot).fill(slot, 0.0);
       bucket.target = bucket.flat;
     }
@@ -261,7 +262,6 @@ class GradReducer {
 
   std::vector<Tensor> params_;
   std::vector<std::string> names_;
-  double scale_;
   std::shared_ptr<PyRef> reduce_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<int64_t, int64_t>> slot_;  // parameter -> (bucket, position in it)

@@ -56,27 +56,28 @@ _IN_PLACE_BYTES = 1 << 20  # a gradient this large is reduced in its own tensor 
 
 
 def _bucket_assignment(params, cap_bytes):
-    """Lists of parameter indices, last parameter first, each list one dtype and at most cap_bytes (the first
-    at most _FIRST_BUCKET_BYTES; a parameter of _IN_PLACE_BYTES or more gets a bucket of its own)."""
+    """(parameter indices, alone) per bucket, last parameter first, each one dtype and at most cap_bytes (the
+    first at most _FIRST_BUCKET_BYTES). A parameter of _IN_PLACE_BYTES or more gets a bucket of its own, with
+    alone=True: its gradient is reduced in place."""
     buckets, open_ = [], {}
     for i in reversed(range(len(params))):
         p = params[i]
         nbytes = p.numel() * p.element_size()
         if nbytes >= _IN_PLACE_BYTES:  # its own bucket, reduced in place, after the open one of its dtype
             if p.dtype in open_:
-                buckets.append(open_.pop(p.dtype)[0])
-            buckets.append([i])
+                buckets.append((open_.pop(p.dtype)[0], False))
+            buckets.append(([i], True))
             continue
         limit = min(cap_bytes, _FIRST_BUCKET_BYTES) if not buckets else cap_bytes
         current = open_.get(p.dtype)
         if current is not None and current[1] + nbytes > limit:
-            buckets.append(current[0])
+            buckets.append((current[0], False))
             current = None
         if current is None:
             current = open_[p.dtype] = [[], 0]
         current[0].append(i)
         current[1] += nbytes
-    buckets.extend(c[0] for c in open_.values() if c[0])
+    buckets.extend((c[0], False) for c in open_.values() if c[0])
     return buckets
 
 
@@ -164,9 +165,8 @@ class DistributedDataParallel(Module):
             self._check_same_model_everywhere()
             with no_grad():
                 _broadcast_coalesced(list(module.parameters()) + list(module.buffers()), "DistributedDataParallel")
-        buckets = _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20) if self._params else []
-        self._buckets = [(ix, len(ix) == 1 and self._params[ix[0]].numel() * self._params[ix[0]].element_size()
-                          >= _IN_PLACE_BYTES) for ix in buckets]  # (parameter indices, reduced in place)
+        # (parameter indices, reduced in place) per bucket
+        self._buckets = _bucket_assignment(self._params, bucket_cap_mb * 2 ** 20) if self._params else []
         self._wait_s = 0.0
         self._reducer = _C._GradReducer(self._params, self._param_names, [ix for ix, _ in self._buckets],
                                         [alone for _, alone in self._buckets], 1.0 / self._group.size,
